@@ -1,0 +1,1 @@
+"""Scene manifests shipped as package data (one JSON file per scene)."""
