@@ -1,0 +1,106 @@
+"""The attention registry: one table from name to layer class, and its factory.
+
+Every entry follows one constructor contract: ``channels`` first and positional, then
+keyword-only options (``reduction``, ``kernel_size``, ``gate``). ``none`` maps to
+``nn.Identity``, so a block asks the factory for its attention and never branches on
+names.
+"""
+
+from __future__ import annotations
+
+import inspect
+import logging
+from typing import Any
+
+from torch import nn
+
+from hsi_attn.layers.cbam import BandCBAM3d, CBAMChannel2d
+from hsi_attn.layers.danet import DANetChannel2d, DANetChannel3d
+from hsi_attn.layers.eca import BandECA3d, EfficientChannelAttention2d
+from hsi_attn.layers.eca_band_conv import BandConvECA3d
+from hsi_attn.layers.eca_dual import DualECA3d
+from hsi_attn.layers.options import check_channels
+from hsi_attn.layers.squeeze_excite import BandSE3d, SqueezeExcite2d, SqueezeExcite3d
+from hsi_attn.registry import lookup, make_registry
+
+logger = logging.getLogger(__name__)
+
+ATTENTION: dict[str, type[nn.Module]] = make_registry(  # type: ignore[assignment]
+    [
+        ("none", nn.Identity),
+        ("se", SqueezeExcite2d),
+        ("eca", EfficientChannelAttention2d),
+        ("cbam", CBAMChannel2d),
+        ("danet", DANetChannel2d),
+        ("se3d", SqueezeExcite3d),
+        ("se_band", BandSE3d),
+        ("eca_band", BandECA3d),
+        ("eca_band_conv", BandConvECA3d),
+        ("eca_dual", DualECA3d),
+        ("cbam_band", BandCBAM3d),
+        ("danet3d", DANetChannel3d),
+    ],
+    kind="attention",
+)
+
+SHARED_OPTIONS = frozenset({"reduction", "kernel_size", "gate"})
+"""Knobs a caller may pass to any attention; a layer that has no use for one ignores it.
+
+Models and tuners carry one set of attention options whatever the layer is, so a
+``reduction`` given to an ECA layer is dropped (and logged at debug level) rather than
+rejected. Any other unknown keyword is an error.
+"""
+
+
+def list_attention() -> list[str]:
+    """Registered attention names, in registry order."""
+    return list(ATTENTION)
+
+
+def attention_class(name: str) -> type[nn.Module]:
+    """The class registered as ``name``; ValueError with close matches if unknown."""
+    return lookup(ATTENTION, name, kind="attention")
+
+
+def accepted_options(name: str) -> frozenset[str]:
+    """The keyword options the attention ``name`` actually uses (e.g. {"reduction", "gate"})."""
+    cls = attention_class(name)
+    if cls is nn.Identity:
+        return frozenset()
+    params = inspect.signature(cls.__init__).parameters
+    return frozenset(p for p, spec in params.items() if spec.kind is inspect.Parameter.KEYWORD_ONLY)
+
+
+def create_attention(name: str, channels: int, **kwargs: Any) -> nn.Module:
+    """Build the attention layer registered as ``name`` for ``channels`` channels.
+
+    Args:
+        name: A name from :func:`list_attention` (case-insensitive).
+        channels: Number of input channels C.
+        **kwargs: Layer options, e.g. ``reduction=8`` or ``kernel_size="adaptive"``.
+            Shared options the layer does not use are ignored (see ``SHARED_OPTIONS``).
+
+    Returns:
+        The layer; ``nn.Identity()`` for ``"none"``. Its output has the input's shape.
+
+    Raises:
+        ValueError: On an unknown name (the message lists close matches), a bad
+            channel count or a bad option value.
+        TypeError: On an option that is neither used by this layer nor shared.
+    """
+    cls = attention_class(name)
+    check_channels(channels)
+    accepted = accepted_options(name)
+    unknown = set(kwargs) - accepted - SHARED_OPTIONS
+    if unknown:
+        raise TypeError(
+            f"attention {name!r} got unexpected option(s) {sorted(unknown)}; it accepts "
+            f"{sorted(accepted) or 'no options'}"
+        )
+    used = {key: value for key, value in kwargs.items() if key in accepted}
+    ignored = sorted(set(kwargs) - set(used))
+    if ignored:
+        logger.debug("attention %r ignores option(s) %s", name, ignored)
+    if cls is nn.Identity:
+        return nn.Identity()
+    return cls(channels, **used)
