@@ -7,7 +7,6 @@ import torch.nn.functional as F
 
 from hsi_attn.layers import create_attention
 
-torch.set_default_dtype(torch.float64)
 
 
 def seeded(*shape: int, seed: int = 0) -> torch.Tensor:
