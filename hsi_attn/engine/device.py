@@ -1,0 +1,87 @@
+"""Turn a user's device string into a :class:`torch.device`, or explain why not.
+
+``"auto"`` prefers CUDA, then Apple's MPS, then the CPU. An explicit request for a
+device that is not there is an error, never a silent fallback: a run the user asked to
+put on a GPU must not quietly take hours on the CPU.
+"""
+
+from __future__ import annotations
+
+import torch
+
+__all__ = ["resolve_device"]
+
+_KINDS = ("auto", "cpu", "cuda", "cuda:N", "mps")
+
+
+def _mps_available() -> bool:
+    backend = getattr(torch.backends, "mps", None)
+    return bool(backend is not None and backend.is_available())
+
+
+def resolve_device(device: str | torch.device | None = "auto") -> torch.device:
+    """Resolve ``device`` to an available :class:`torch.device`.
+
+    Args:
+        device: ``"auto"`` (or None), ``"cpu"``, ``"cuda"``, ``"cuda:N"``, ``"mps"`` or
+            a :class:`torch.device`.
+
+    Returns:
+        The device to run on.
+
+    Raises:
+        ValueError: If the string is not a device name, or names a device that this
+            machine does not have (the message says what is available).
+    """
+    if device is None:
+        device = "auto"
+    if isinstance(device, torch.device):
+        device = str(device)
+    if not isinstance(device, str):
+        raise ValueError(f"device must be a string such as 'cpu', got {device!r}")
+    name = device.strip().lower()
+    if name == "auto":
+        if torch.cuda.is_available():
+            return torch.device("cuda")
+        if _mps_available():
+            return torch.device("mps")
+        return torch.device("cpu")
+    try:
+        resolved = torch.device(name)
+    except (RuntimeError, ValueError):
+        raise ValueError(
+            f"unknown device {device!r}. Accepted: {', '.join(_KINDS)}."
+        ) from None
+    if resolved.type == "cpu":
+        return resolved
+    if resolved.type == "cuda":
+        if not torch.cuda.is_available():
+            raise ValueError(
+                f"device {device!r} was requested but CUDA is not available on this machine "
+                f"(torch {torch.__version__}, available: {', '.join(available_devices())}). "
+                "Use --device cpu or --device auto."
+            )
+        count = torch.cuda.device_count()
+        if resolved.index is not None and resolved.index >= count:
+            raise ValueError(
+                f"device {device!r} does not exist: this machine has {count} CUDA device(s), "
+                f"cuda:0 to cuda:{count - 1}."
+            )
+        return resolved
+    if resolved.type == "mps":
+        if not _mps_available():
+            raise ValueError(
+                f"device {device!r} was requested but MPS is not available on this machine "
+                f"(available: {', '.join(available_devices())}). Use --device cpu or auto."
+            )
+        return resolved
+    raise ValueError(f"unsupported device {device!r}. Accepted: {', '.join(_KINDS)}.")
+
+
+def available_devices() -> list[str]:
+    """Names of the devices this machine offers, CPU last."""
+    names = [f"cuda:{i}" for i in range(torch.cuda.device_count())] if torch.cuda.is_available() else []
+    if _mps_available():
+        names.append("mps")
+    names.append("cpu")
+    return names
