@@ -1,7 +1,8 @@
 """Training history: one dict per epoch, saved as ``history.csv``.
 
-Each record holds at least ``epoch`` (1-based), ``train_loss``, ``train_acc``, ``lr`` and
-``seconds``; with validation data also ``val_loss`` and ``val_oa``. Callbacks may add
+Each record holds at least ``epoch`` (1-based), ``train_loss``, ``train_acc``,
+``train_seconds`` (optimisation only), ``lr`` and ``seconds`` (whole epoch); with
+validation data also ``val_loss`` and ``val_oa``. Callbacks may add
 keys to the current record in ``on_epoch_end``; the CSV has the union of all keys.
 """
 

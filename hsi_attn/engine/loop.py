@@ -118,6 +118,7 @@ def fit(
             )
             record: dict[str, Any] = {
                 "epoch": state.epoch, "train_loss": train_loss, "train_acc": train_acc,
+                "train_seconds": time.perf_counter() - started,
             }
             if val_data is not None:
                 val_loss, val_oa = evaluate(forward, val_data, device=target, precision=precision)

@@ -1,0 +1,139 @@
+"""Figures of a run: the classification map and the confusion matrix.
+
+Figures are built with matplotlib's object-oriented API (``matplotlib.figure.Figure``)
+and never through ``pyplot``: no global figure registry, no GUI backend, nothing to
+``show()`` or close. matplotlib is imported lazily, so importing hsi_attn stays fast.
+:func:`save_figure` writes a PNG atomically.
+"""
+
+from __future__ import annotations
+
+import os
+import tempfile
+from collections.abc import Sequence
+from pathlib import Path
+from typing import TYPE_CHECKING
+
+import numpy as np
+
+if TYPE_CHECKING:
+    from matplotlib.figure import Figure
+
+__all__ = ["class_colors", "plot_classification_map", "plot_confusion", "save_figure"]
+
+
+def class_colors(n_classes: int) -> np.ndarray:
+    """RGBA colours ``(K + 1, 4)``: black for label 0 (unlabelled), then one per class."""
+    from matplotlib import colormaps
+
+    palette = colormaps["tab20"].colors if n_classes <= 20 else None
+    if palette is not None:
+        # tab20 reordered so that neighbouring class ids get contrasting colours.
+        order = [*range(0, 20, 2), *range(1, 20, 2)]
+        colors = np.array([(*palette[i], 1.0) for i in order[:n_classes]])
+    else:
+        colors = colormaps["gist_ncar"](np.linspace(0.05, 0.95, n_classes))
+    return np.vstack([[0.0, 0.0, 0.0, 1.0], colors])
+
+
+def _label_image(labels: np.ndarray, colors: np.ndarray) -> np.ndarray:
+    return colors[np.clip(labels, 0, len(colors) - 1)]
+
+
+def plot_classification_map(
+    prediction: np.ndarray,
+    class_names: Sequence[str],
+    *,
+    gt: np.ndarray | None = None,
+    title: str | None = None,
+) -> Figure:
+    """Ground truth, prediction and prediction on labelled pixels, side by side.
+
+    Args:
+        prediction: ``(H, W)`` labels ``1..K`` (0 = not classified).
+        class_names: Names of classes ``1..K`` for the legend.
+        gt: ``(H, W)`` ground truth (0 = unlabelled); None shows the prediction only.
+        title: Figure title.
+
+    Returns:
+        The figure (nothing is shown).
+    """
+    from matplotlib.figure import Figure
+    from matplotlib.patches import Patch
+
+    colors = class_colors(len(class_names))
+    panels: list[tuple[str, np.ndarray]] = []
+    if gt is not None:
+        panels.append(("ground truth", gt))
+    panels.append(("prediction", prediction))
+    if gt is not None:
+        panels.append(("prediction on labelled pixels", np.where(gt > 0, prediction, 0)))
+    height, width = prediction.shape
+    panel_w = 3.2 * max(0.5, min(2.0, width / max(height, 1)))
+    fig = Figure(figsize=(panel_w * len(panels) + 3.0, 3.6), layout="constrained")
+    axes = fig.subplots(1, len(panels), squeeze=False)[0]
+    for ax, (name, labels) in zip(axes, panels, strict=True):
+        ax.imshow(_label_image(labels, colors), interpolation="nearest")
+        ax.set_title(name, fontsize=9)
+        ax.set_axis_off()
+    handles = [Patch(color=colors[k + 1], label=f"{k + 1} {n}") for k, n in enumerate(class_names)]
+    fig.legend(handles=handles, loc="outside right center", fontsize=7, frameon=False)
+    if title:
+        fig.suptitle(title, fontsize=10)
+    return fig
+
+
+def plot_confusion(
+    confusion: np.ndarray | Sequence[Sequence[int]],
+    class_names: Sequence[str],
+    *,
+    title: str | None = None,
+) -> Figure:
+    """Row-normalised confusion matrix (recall per true class) with counts in the cells.
+
+    Args:
+        confusion: ``(K, K)`` counts, rows true, columns predicted.
+        class_names: K class names.
+        title: Figure title.
+    """
+    from matplotlib.figure import Figure
+
+    counts = np.asarray(confusion, dtype=np.int64)
+    k = counts.shape[0]
+    with np.errstate(invalid="ignore", divide="ignore"):
+        rates = counts / counts.sum(axis=1, keepdims=True)
+    side = min(14.0, 3.0 + 0.45 * k)
+    fig = Figure(figsize=(side + 1.5, side), layout="constrained")
+    ax = fig.subplots()
+    image = ax.imshow(np.nan_to_num(rates), cmap="Blues", vmin=0.0, vmax=1.0)
+    ticks = np.arange(k)
+    labels = [f"{i + 1} {n}" for i, n in enumerate(class_names)]
+    ax.set_xticks(ticks, labels, rotation=90, fontsize=7)
+    ax.set_yticks(ticks, labels, fontsize=7)
+    ax.set_xlabel("predicted")
+    ax.set_ylabel("true")
+    if k <= 25:
+        for i in range(k):
+            for j in range(k):
+                if counts[i, j]:
+                    dark = np.nan_to_num(rates[i, j]) > 0.6
+                    ax.text(j, i, str(counts[i, j]), ha="center", va="center", fontsize=6,
+                            color="white" if dark else "black")
+    fig.colorbar(image, ax=ax, shrink=0.8, label="fraction of true class")
+    if title:
+        ax.set_title(title, fontsize=10)
+    return fig
+
+
+def save_figure(fig: Figure, path: str | os.PathLike[str], *, dpi: int = 120) -> Path:
+    """Save ``fig`` as PNG at ``path`` atomically (temporary file, then rename)."""
+    path = Path(path)
+    fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
+    try:
+        with os.fdopen(fd, "wb") as handle:
+            fig.savefig(handle, format="png", dpi=dpi)
+        os.replace(tmp, path)
+    except BaseException:
+        Path(tmp).unlink(missing_ok=True)
+        raise
+    return path

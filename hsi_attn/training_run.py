@@ -1,0 +1,685 @@
+"""One training run end to end, and the run directory it leaves behind.
+
+:func:`train_run` does scene -> split -> preprocessing (fitted on training pixels only)
+-> model -> :func:`~hsi_attn.engine.fit` (early stopping on the validation pixels,
+never the test pixels) -> test metrics -> full-scene prediction, and writes::
+
+    RUN_DIR/
+      config.json     RunConfig + command, hsi_attn/torch versions, device
+      checkpoint.pt   model, optimiser, scheduler, RNG states, history, config,
+                      preprocessing state and the split (everything to re-evaluate)
+      history.csv     one row per epoch
+      metrics.json    OA, AA, kappa, per-class accuracy, confusion matrix, timing
+      prediction.npy  (H, W) int64 full-scene labels 1..K
+      map.png         ground truth | prediction | prediction on labelled pixels
+      confusion.png   row-normalised confusion matrix
+
+:func:`evaluate_run` recomputes the test metrics from a run directory and
+:func:`predict_cube` classifies a new cube with a trained run.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import datetime
+import logging
+import math
+import os
+import time
+from collections.abc import Iterable, Iterator, Sequence
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import torch
+from torch import nn
+
+from hsi_attn import __version__
+from hsi_attn.config import RunConfig
+from hsi_attn.engine import (
+    BestModel,
+    Callback,
+    CheckpointError,
+    EarlyStopping,
+    History,
+    classification_metrics,
+    fit,
+    load_checkpoint,
+    predict_logits,
+    resolve_device,
+    seed_everything,
+    summarize_runs,
+)
+from hsi_attn.engine.atomic import save_npy_atomic, write_json_atomic
+
+__all__ = [
+    "RUN_FILES",
+    "RunDirectoryError",
+    "RunResult",
+    "default_run_dir",
+    "evaluate_run",
+    "load_run_config",
+    "predict_cube",
+    "train_run",
+    "train_runs",
+]
+
+logger = logging.getLogger(__name__)
+
+RUN_FILES = (
+    "config.json", "metrics.json", "history.csv", "checkpoint.pt",
+    "prediction.npy", "map.png", "confusion.png",
+)
+
+
+class RunDirectoryError(FileNotFoundError):
+    """A run directory is missing, incomplete, or would be overwritten."""
+
+
+@dataclass(frozen=True)
+class RunResult:
+    """What :func:`train_run` produced.
+
+    Attributes:
+        out_dir: The run directory.
+        metrics: The content of ``metrics.json``.
+        history: Per-epoch records.
+        prediction: ``(H, W)`` full-scene labels ``1..K``.
+    """
+
+    out_dir: Path
+    metrics: dict[str, Any]
+    history: History
+    prediction: np.ndarray
+
+
+def default_run_dir(config: RunConfig, base: str | os.PathLike[str] = "runs") -> Path:
+    """``runs/<scene>-<model>-<attention>-seed<seed>``."""
+    name = f"{config.data.scene}-{config.model.name}-{config.model.attention}-seed{config.train.seed}"
+    return Path(base) / name
+
+
+# ----------------------------------------------------------------------------- data
+
+
+class PatchSource:
+    """A :class:`~hsi_attn.engine.BatchSource` of patches gathered around coordinates.
+
+    Args:
+        sampler: A :class:`hsi_attn.data.patches.PatchSampler` over the preprocessed cube.
+        coords: ``(n, 2)`` int64 pixel coordinates.
+        labels: ``(n,)`` int64 labels ``0..K-1``.
+        batch_size: Patches per batch.
+        shuffle: Shuffle with the loop's generator each epoch.
+        drop_last: Drop an incomplete last batch (training: keeps BatchNorm batches > 1).
+    """
+
+    def __init__(self, sampler: Any, coords: np.ndarray, labels: np.ndarray, *,
+                 batch_size: int, shuffle: bool, drop_last: bool = False) -> None:
+        if len(coords) == 0:
+            raise ValueError("a patch source needs at least one pixel; check the split sizes")
+        self.sampler = sampler
+        self.coords = np.asarray(coords, dtype=np.int64)
+        self.labels = torch.as_tensor(np.asarray(labels, dtype=np.int64))
+        self.batch_size = batch_size
+        self.shuffle = shuffle
+        self.drop_last = drop_last and len(coords) > batch_size
+
+    def __len__(self) -> int:
+        n = len(self.coords)
+        return n // self.batch_size if self.drop_last else math.ceil(n / self.batch_size)
+
+    def batches(self, generator: torch.Generator | None) -> Iterator[tuple[torch.Tensor, torch.Tensor]]:
+        """Yield ``(patches (b, 1, B, p, p), labels (b,))``."""
+        n = len(self.coords)
+        order = torch.randperm(n, generator=generator) if self.shuffle else torch.arange(n)
+        order_np = order.numpy()
+        for i in range(len(self)):
+            index = order_np[i * self.batch_size : (i + 1) * self.batch_size]
+            yield self.sampler.gather(self.coords[index]), self.labels[torch.from_numpy(index)]
+
+
+@dataclass(frozen=True)
+class _Prepared:
+    scene: Any
+    split: Any
+    preprocessor: Any
+    cube: np.ndarray  # preprocessed (H, W, B') float32
+
+
+def _load_scene(config: RunConfig, scene: Any, root: str | os.PathLike[str] | None,
+                download: bool) -> Any:
+    if scene is not None:
+        return scene
+    from hsi_attn.data import load_scene
+
+    return load_scene(config.data.scene, root=root, download=download)
+
+
+def _split(config: RunConfig, gt: np.ndarray) -> Any:
+    from hsi_attn.data import splits
+
+    data = config.data
+    if data.split == "random":
+        return splits.split_random(gt, data.train_size, val_size=data.val_size,
+                                   seed=config.train.seed)
+    if data.split == "disjoint":
+        return splits.split_disjoint(gt, data.train_size, patch_size=config.model.patch_size,
+                                     seed=config.train.seed, val_size=data.val_size)
+    raise ValueError(f"unknown split {data.split!r}. Accepted: random, disjoint.")
+
+
+def _prepare(config: RunConfig, scene: Any) -> _Prepared:
+    from hsi_attn.data.preprocess import fit_preprocessor
+
+    split = _split(config, scene.gt)
+    if len(split.val) == 0:
+        raise ValueError(
+            f"the validation set is empty (val_size={config.data.val_size!r}); early stopping "
+            "and model selection need validation pixels, so use a positive --val-size"
+        )
+    preprocessor = fit_preprocessor(
+        scene.cube, split.train, normalization=config.data.normalization,
+        pca=config.data.pca, seed=config.train.seed,
+    )
+    cube = np.ascontiguousarray(preprocessor.transform(scene.cube), dtype=np.float32)
+    return _Prepared(scene=scene, split=split, preprocessor=preprocessor, cube=cube)
+
+
+def _sampler(config: RunConfig, cube: np.ndarray, device: torch.device) -> Any:
+    from hsi_attn.data.patches import PatchSampler
+
+    return PatchSampler(cube, config.model.patch_size, pad_mode=config.data.pad_mode,
+                        device=device)
+
+
+def _labels_at(gt: np.ndarray, coords: np.ndarray) -> np.ndarray:
+    return gt[coords[:, 0], coords[:, 1]].astype(np.int64) - 1
+
+
+# ---------------------------------------------------------------------------- model
+
+
+def _build_model(config: RunConfig, n_bands: int, n_classes: int) -> nn.Module:
+    from hsi_attn.models import create_model
+
+    model_cfg = config.model
+    model = create_model(
+        model_cfg.name, n_bands=n_bands, n_classes=n_classes, patch_size=model_cfg.patch_size,
+        attention=model_cfg.attention, attention_kwargs=model_cfg.attention_kwargs(),
+    )
+    _check_forward(model, config, n_bands, n_classes)
+    return model
+
+
+def _check_forward(model: nn.Module, config: RunConfig, n_bands: int, n_classes: int) -> None:
+    """Run one tiny forward so a misfit patch size fails now, with a readable message."""
+    p = config.model.patch_size
+    probe = torch.zeros(2, 1, n_bands, p, p)
+    was_training = model.training
+    model.eval()
+    try:
+        with torch.no_grad():
+            out = model(probe)
+    except RuntimeError as exc:
+        raise ValueError(
+            f"model {config.model.name!r} cannot take {p}x{p} patches of {n_bands} bands "
+            f"({str(exc).splitlines()[0]}); try a larger --patch-size such as 9, or fewer "
+            "PCA components"
+        ) from None
+    finally:
+        model.train(was_training)
+    if tuple(out.shape) != (2, n_classes):
+        raise ValueError(
+            f"model {config.model.name!r} returned shape {tuple(out.shape)} for 2 patches; "
+            f"expected (2, {n_classes})"
+        )
+
+
+def _model_profile(model: nn.Module, n_bands: int, patch_size: int) -> dict[str, Any]:
+    try:
+        from hsi_attn.models import profile
+    except ImportError:
+        return {"params": int(sum(p.numel() for p in model.parameters()))}
+    try:
+        info = profile(model, (1, 1, n_bands, patch_size, patch_size))
+    except Exception as exc:  # profiling is informative only; never fail a run for it
+        logger.warning("could not profile the model: %s", exc)
+        return {"params": int(sum(p.numel() for p in model.parameters()))}
+    return {k: v for k, v in dict(info).items() if isinstance(v, (int, float, str))}
+
+
+# ---------------------------------------------------------------------- prediction
+
+
+def predict_probabilities(
+    model: nn.Module,
+    cube: np.ndarray,
+    *,
+    patch_size: int,
+    pad_mode: str,
+    batch_size: int,
+    device: torch.device,
+) -> np.ndarray:
+    """Class probabilities ``(H, W, K)`` for every pixel of a preprocessed cube.
+
+    Uses :func:`hsi_attn.inference.predict_scene` when it is available, otherwise
+    batched per-patch inference over every pixel (borders included).
+    """
+    try:
+        from hsi_attn.inference import predict_scene
+    except ImportError:
+        predict_scene = None
+    model.eval()
+    if predict_scene is not None:
+        probs = predict_scene(model, cube, patch_size=patch_size, batch_size=batch_size,
+                              device=device)
+        return np.asarray(probs, dtype=np.float32)
+    from hsi_attn.data.patches import PatchSampler
+
+    height, width = cube.shape[:2]
+    sampler = PatchSampler(cube, patch_size, pad_mode=pad_mode, device=device)
+    rows, cols = np.meshgrid(np.arange(height), np.arange(width), indexing="ij")
+    coords = np.stack([rows.ravel(), cols.ravel()], axis=1).astype(np.int64)
+    chunks = (sampler.gather(coords[i : i + batch_size])
+              for i in range(0, len(coords), batch_size))
+    probs = [torch.softmax(logits, dim=1).cpu()
+             for logits in predict_logits(model, chunks, device=device)]
+    return torch.cat(probs).numpy().reshape(height, width, -1)
+
+
+# --------------------------------------------------------------------- run directory
+
+
+def _check_out_dir(out_dir: Path, *, resume: bool, overwrite: bool) -> None:
+    if resume and overwrite:
+        raise ValueError("--resume and --overwrite contradict each other; pick one")
+    existing = sorted(p.name for p in out_dir.iterdir()) if out_dir.is_dir() else []
+    if out_dir.exists() and not out_dir.is_dir():
+        raise RunDirectoryError(f"--out {str(out_dir)!r} is a file, not a directory")
+    if resume:
+        missing = [f for f in ("config.json", "checkpoint.pt") if f not in existing]
+        if missing:
+            raise RunDirectoryError(
+                f"cannot resume: {str(out_dir)!r} has no {' or '.join(missing)}; "
+                "start the run without --resume"
+            )
+        return
+    if existing and not overwrite:
+        raise RunDirectoryError(
+            f"run directory {str(out_dir)!r} is not empty ({', '.join(existing[:4])}"
+            f"{', ...' if len(existing) > 4 else ''}); pass --resume to continue it, "
+            "--overwrite to replace it, or choose another --out"
+        )
+    if overwrite:
+        for name in RUN_FILES:
+            (out_dir / name).unlink(missing_ok=True)
+
+
+def load_run_config(run_dir: str | os.PathLike[str]) -> tuple[RunConfig, dict[str, Any]]:
+    """Read ``config.json`` of a run: the RunConfig and the whole saved dict.
+
+    Raises:
+        RunDirectoryError: If the directory or its config.json is missing.
+        ValueError: If config.json is not valid.
+    """
+    import json
+
+    run_dir = Path(run_dir)
+    if not run_dir.is_dir():
+        raise RunDirectoryError(
+            f"run directory {str(run_dir)!r} does not exist; train one with hsi-attn train --out"
+        )
+    path = run_dir / "config.json"
+    if not path.is_file():
+        raise RunDirectoryError(f"{str(run_dir)!r} is not a run directory: it has no config.json")
+    try:
+        saved = json.loads(path.read_text(encoding="utf-8"))
+        config = RunConfig.from_dict({k: saved[k] for k in ("data", "model", "train") if k in saved})
+    except (json.JSONDecodeError, TypeError) as exc:
+        raise ValueError(f"{str(path)!r} is not valid run configuration JSON ({exc})") from None
+    return config, saved
+
+
+def _to_plain(value: Any) -> Any:
+    # numpy -> torch so the checkpoint loads with weights_only=True.
+    if isinstance(value, np.ndarray):
+        return torch.from_numpy(np.ascontiguousarray(value))
+    if isinstance(value, np.generic):
+        return value.item()
+    if isinstance(value, dict):
+        return {k: _to_plain(v) for k, v in value.items()}
+    if isinstance(value, (list, tuple)):
+        return type(value)(_to_plain(v) for v in value)
+    return value
+
+
+def _to_numpy(value: Any) -> Any:
+    if isinstance(value, torch.Tensor):
+        return value.numpy()
+    if isinstance(value, dict):
+        return {k: _to_numpy(v) for k, v in value.items()}
+    if isinstance(value, (list, tuple)):
+        return type(value)(_to_numpy(v) for v in value)
+    return value
+
+
+def train_run(
+    config: RunConfig,
+    out_dir: str | os.PathLike[str] | None = None,
+    *,
+    scene: Any = None,
+    root: str | os.PathLike[str] | None = None,
+    download: bool = False,
+    resume: bool = False,
+    overwrite: bool = False,
+    callbacks: Iterable[Callback] = (),
+    command: str | None = None,
+) -> RunResult:
+    """Train, evaluate and predict one run, writing its run directory.
+
+    Args:
+        config: The run's configuration.
+        out_dir: Run directory (default :func:`default_run_dir`). Must be empty unless
+            ``resume`` or ``overwrite``.
+        scene: A :class:`hsi_attn.data.Scene` to use instead of loading ``config.data.scene``.
+        root: Folder to look for the scene in (see :func:`hsi_attn.data.load_scene`).
+        download: Download the scene if it is not found.
+        resume: Continue the interrupted run in ``out_dir`` (same settings required).
+        overwrite: Replace the run files already in ``out_dir``.
+        callbacks: Extra training callbacks (progress bar, logging, pruning...).
+        command: The command line, recorded in config.json.
+
+    Raises:
+        RunDirectoryError: If ``out_dir`` holds a run and neither flag is given.
+        ValueError: On bad settings (unknown names, misfit patch size, ...).
+    """
+    out = Path(out_dir) if out_dir is not None else default_run_dir(config)
+    _check_out_dir(out, resume=resume, overwrite=overwrite)
+    if resume:
+        saved_config, _ = load_run_config(out)
+        if saved_config != config:
+            diff = _config_diff(saved_config, config)
+            raise ValueError(
+                f"cannot resume {str(out)!r} with different settings ({diff}); "
+                "repeat the original options or start a new run"
+            )
+    device = resolve_device(config.train.device)
+    seed_everything(config.train.seed)
+    the_scene = _load_scene(config, scene, root, download)
+    prepared = _prepare(config, the_scene)
+    n_classes, n_bands = the_scene.n_classes, int(prepared.cube.shape[2])
+    seed_everything(config.train.seed)
+    model = _build_model(config, n_bands, n_classes)
+    out.mkdir(parents=True, exist_ok=True)
+    if not resume:
+        write_json_atomic(out / "config.json", {
+            **config.to_dict(), "command": command, "hsi_attn_version": __version__,
+            "torch_version": torch.__version__, "device": str(device),
+            "created": datetime.datetime.now(datetime.timezone.utc).isoformat(timespec="seconds"),
+        })
+
+    split, gt = prepared.split, the_scene.gt
+    sampler = _sampler(config, prepared.cube, device)
+    train_cfg = config.train
+    train_source = PatchSource(sampler, split.train, _labels_at(gt, split.train),
+                               batch_size=train_cfg.batch_size, shuffle=True, drop_last=True)
+    val_source = PatchSource(sampler, split.val, _labels_at(gt, split.val),
+                             batch_size=train_cfg.eval_batch_size, shuffle=False)
+    built_in: list[Callback] = [BestModel()]
+    if train_cfg.patience is not None:
+        built_in.append(EarlyStopping(train_cfg.patience))
+    extra = _to_plain({
+        "scene": the_scene.name, "class_names": list(the_scene.class_names),
+        "n_bands_in": the_scene.n_bands, "n_bands": n_bands, "n_classes": n_classes,
+        "preprocessor": prepared.preprocessor.state_dict(),
+        "split": {"train": split.train, "val": split.val, "test": split.test},
+        "run": config.to_dict(),
+    })
+    logger.info(
+        "%s: %d train / %d val / %d test pixels, %d bands -> %d, %d classes",
+        the_scene.name, len(split.train), len(split.val), len(split.test),
+        the_scene.n_bands, n_bands, n_classes,
+    )
+    started = time.perf_counter()
+    history = fit(model, train_source, config=train_cfg, val_data=val_source,
+                  callbacks=[*built_in, *callbacks], device=device,
+                  checkpoint_path=out / "checkpoint.pt", resume=resume, extra=extra)
+    fit_seconds = time.perf_counter() - started
+    history.to_csv(out / "history.csv")
+
+    started = time.perf_counter()
+    probs = predict_probabilities(
+        model, prepared.cube, patch_size=config.model.patch_size, pad_mode=config.data.pad_mode,
+        batch_size=train_cfg.eval_batch_size, device=device,
+    )
+    predict_seconds = time.perf_counter() - started
+    prediction = probs.argmax(axis=2).astype(np.int64) + 1
+    test = split.test
+    test_metrics = classification_metrics(
+        _labels_at(gt, test), prediction[test[:, 0], test[:, 1]] - 1, n_classes,
+        class_names=the_scene.class_names,
+    )
+    epochs_run = len(history)
+    best = history.best("val_oa")
+    metrics = {
+        "scene": the_scene.name, "model": config.model.name, "attention": config.model.attention,
+        "seed": train_cfg.seed, "device": str(device),
+        "n_train": len(split.train), "n_val": len(split.val), "n_test": len(test),
+        "epochs_run": epochs_run,
+        "best_epoch": best["epoch"] if best else None,
+        "best_val_oa": best["val_oa"] if best else None,
+        "test": test_metrics,
+        "profile": _model_profile(model, n_bands, config.model.patch_size),
+        "timing": {
+            "fit_seconds": fit_seconds,
+            "train_samples_per_second": (
+                len(train_source) * train_cfg.batch_size * len(history)
+                / max(sum(r.get("train_seconds") or 0.0 for r in history), 1e-9)
+            ),
+            "predict_seconds": predict_seconds,
+            "predict_pixels_per_second": prediction.size / max(predict_seconds, 1e-9),
+        },
+    }
+    write_json_atomic(out / "metrics.json", metrics)
+    save_npy_atomic(out / "prediction.npy", prediction)
+    _write_figures(out, prediction, the_scene, test_metrics, config)
+    logger.info("run written to %s", out)
+    return RunResult(out_dir=out, metrics=metrics, history=history, prediction=prediction)
+
+
+def _write_figures(out: Path, prediction: np.ndarray, scene: Any, metrics: dict[str, Any],
+                   config: RunConfig) -> None:
+    from hsi_attn.plots import plot_classification_map, plot_confusion, save_figure
+
+    title = (f"{scene.name} | {config.model.name} + {config.model.attention} | "
+             f"OA {100 * (metrics['oa'] or 0):.2f}%  AA {100 * (metrics['aa'] or 0):.2f}%  "
+             f"kappa {metrics['kappa'] or 0:.4f}")
+    save_figure(plot_classification_map(prediction, scene.class_names, gt=scene.gt, title=title),
+                out / "map.png")
+    save_figure(plot_confusion(metrics["confusion"], scene.class_names, title=title),
+                out / "confusion.png")
+
+
+def _config_diff(old: RunConfig, new: RunConfig) -> str:
+    changes = []
+    for section in ("data", "model", "train"):
+        a, b = dataclasses.asdict(getattr(old, section)), dataclasses.asdict(getattr(new, section))
+        changes += [f"{section}.{k}: {a[k]!r} -> {b[k]!r}" for k in a if a[k] != b[k]]
+    return "; ".join(changes) or "none"
+
+
+def train_runs(
+    config: RunConfig,
+    seeds: Sequence[int],
+    out_dir: str | os.PathLike[str] | None = None,
+    **kwargs: Any,
+) -> tuple[list[RunResult], dict[str, Any]]:
+    """Repeat :func:`train_run` over ``seeds`` and summarise mean ± std.
+
+    With ``out_dir`` the runs go to ``out_dir/seed<seed>`` and the summary to
+    ``out_dir/summary.json``; without it each run gets its :func:`default_run_dir`.
+
+    Returns:
+        The runs and the summary from :func:`~hsi_attn.engine.summarize_runs`.
+    """
+    if not seeds:
+        raise ValueError("give at least one seed")
+    if len(set(seeds)) != len(seeds):
+        raise ValueError(f"seeds must be distinct, got {list(seeds)}")
+    results = []
+    for seed in seeds:
+        seeded = dataclasses.replace(config, train=dataclasses.replace(config.train, seed=seed))
+        target = Path(out_dir) / f"seed{seed}" if out_dir is not None else None
+        results.append(train_run(seeded, target, **kwargs))
+    summary = summarize_runs([r.metrics["test"] for r in results])
+    summary["seeds"] = list(seeds)
+    summary["runs"] = [str(r.out_dir) for r in results]
+    if out_dir is not None:
+        write_json_atomic(Path(out_dir) / "summary.json", summary)
+    return results, summary
+
+
+# ------------------------------------------------------------------ existing runs
+
+
+@dataclass(frozen=True)
+class _LoadedRun:
+    config: RunConfig
+    model: nn.Module
+    extra: dict[str, Any]
+    preprocessor: Any
+    finished: bool
+
+
+def _load_run(run_dir: Path, device: torch.device) -> _LoadedRun:
+    config, _ = load_run_config(run_dir)
+    payload = load_checkpoint(run_dir / "checkpoint.pt")
+    try:
+        extra = _to_numpy(payload["extra"])
+        n_bands, n_classes = int(extra["n_bands"]), int(extra["n_classes"])
+        from hsi_attn.data.preprocess import Preprocessor
+
+        preprocessor = Preprocessor.from_state_dict(extra["preprocessor"])
+        model = _build_model(config, n_bands, n_classes)
+        model.load_state_dict(payload["model"])
+    except (KeyError, RuntimeError, TypeError) as exc:
+        raise CheckpointError(
+            f"checkpoint in {str(run_dir)!r} does not match its config.json or is incomplete "
+            f"({type(exc).__name__}: {str(exc).splitlines()[0]}); retrain the run"
+        ) from None
+    if not payload.get("finished"):
+        logger.warning("the run in %s did not finish; using its last checkpoint", run_dir)
+    model.to(device).eval()
+    return _LoadedRun(config, model, extra, preprocessor, bool(payload.get("finished")))
+
+
+def evaluate_run(
+    run_dir: str | os.PathLike[str],
+    *,
+    scene: Any = None,
+    root: str | os.PathLike[str] | None = None,
+    download: bool = False,
+    device: str | None = None,
+) -> dict[str, Any]:
+    """Recompute the test metrics of a trained run on its saved test pixels.
+
+    Args:
+        run_dir: The run directory.
+        scene: The scene object, for runs trained on an in-memory scene.
+        root: Where to look for the scene.
+        download: Download the scene if missing.
+        device: Device override (default: the run's configured device).
+
+    Returns:
+        :func:`~hsi_attn.engine.classification_metrics` of the test pixels.
+    """
+    run_dir = Path(run_dir)
+    config, _ = load_run_config(run_dir)
+    target = resolve_device(device if device is not None else config.train.device)
+    loaded = _load_run(run_dir, target)
+    the_scene = _load_scene(config, scene, root, download)
+    extra = loaded.extra
+    if the_scene.n_bands != int(extra["n_bands_in"]) or the_scene.n_classes != int(extra["n_classes"]):
+        raise ValueError(
+            f"scene {the_scene.name!r} ({the_scene.n_bands} bands, {the_scene.n_classes} classes) "
+            f"is not the scene this run was trained on ({extra['n_bands_in']} bands, "
+            f"{extra['n_classes']} classes)"
+        )
+    cube = np.ascontiguousarray(loaded.preprocessor.transform(the_scene.cube), dtype=np.float32)
+    test = np.asarray(extra["split"]["test"], dtype=np.int64)
+    sampler = _sampler(config, cube, target)
+    source = PatchSource(sampler, test, _labels_at(the_scene.gt, test),
+                         batch_size=config.train.eval_batch_size, shuffle=False)
+    predictions = [logits.argmax(dim=1).cpu() for logits in
+                   predict_logits(loaded.model, source.batches(None), device=target)]
+    return classification_metrics(
+        source.labels.numpy(), torch.cat(predictions).numpy(), int(extra["n_classes"]),
+        class_names=list(extra["class_names"]),
+    )
+
+
+def predict_cube(
+    run_dir: str | os.PathLike[str],
+    cube_path: str | os.PathLike[str],
+    out_path: str | os.PathLike[str],
+    *,
+    variable: str | None = None,
+    overwrite: bool = False,
+    device: str | None = None,
+) -> np.ndarray:
+    """Classify every pixel of a new cube with a trained run and write the map.
+
+    Args:
+        run_dir: The trained run directory.
+        cube_path: ``.mat``, ENVI ``.hdr``, ``.npy`` or ``.npz`` cube ``(H, W, B)``.
+        out_path: ``.npy`` (labels; a ``.png`` map is written beside it) or ``.png``.
+        variable: Array name inside the cube file, when it holds several.
+        overwrite: Replace existing output files.
+        device: Device override.
+
+    Returns:
+        ``(H, W)`` int64 labels ``1..K``.
+
+    Raises:
+        ValueError: If the cube's band count differs from the run's, or the output
+            suffix is not .npy/.png.
+        FileExistsError: If an output exists and ``overwrite`` is False.
+    """
+    from hsi_attn.data import load_cube
+    from hsi_attn.plots import plot_classification_map, save_figure
+
+    run_dir, out_path = Path(run_dir), Path(out_path)
+    suffix = out_path.suffix.lower()
+    if suffix not in (".npy", ".png"):
+        raise ValueError(f"--out {str(out_path)!r} must end in .npy (labels + map) or .png (map)")
+    targets = [out_path] if suffix == ".png" else [out_path, out_path.with_suffix(".png")]
+    existing = [str(t) for t in targets if t.exists()]
+    if existing and not overwrite:
+        raise FileExistsError(f"{', '.join(existing)} already exists; pass --overwrite or choose "
+                              "another --out")
+    config, _ = load_run_config(run_dir)
+    target = resolve_device(device if device is not None else config.train.device)
+    loaded = _load_run(run_dir, target)
+    cube = load_cube(cube_path, variable)
+    expected = int(loaded.extra["n_bands_in"])
+    if cube.ndim != 3 or cube.shape[2] != expected:
+        raise ValueError(
+            f"cube {str(cube_path)!r} has shape {cube.shape} ({cube.shape[-1]} bands) but the run "
+            f"{str(run_dir)!r} was trained on {expected}-band {loaded.extra['scene']} data; "
+            "give a cube from the same sensor with bands last"
+        )
+    transformed = np.ascontiguousarray(loaded.preprocessor.transform(cube), dtype=np.float32)
+    probs = predict_probabilities(
+        loaded.model, transformed, patch_size=config.model.patch_size,
+        pad_mode=config.data.pad_mode, batch_size=config.train.eval_batch_size, device=target,
+    )
+    labels = probs.argmax(axis=2).astype(np.int64) + 1
+    out_path.parent.mkdir(parents=True, exist_ok=True)
+    if suffix == ".npy":
+        save_npy_atomic(out_path, labels)
+    title = f"{Path(cube_path).name} | {config.model.name} + {config.model.attention}"
+    save_figure(plot_classification_map(labels, list(loaded.extra["class_names"]), title=title),
+                targets[-1])
+    return labels
