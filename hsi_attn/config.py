@@ -32,6 +32,11 @@ class DataConfig:
         pca: Number of PCA components fitted on training pixels, or None for all bands.
         pad_mode: How the cube is padded so border pixels get full patches
             (``"reflect"`` or ``"symmetric"``).
+        cube_path: Your own cube file (.mat, ENVI .hdr, .npy, .npz) used instead of the
+            registered ``scene``; None for a registered scene.
+        gt_path: Ground-truth file for ``cube_path`` (0 = unlabelled).
+        cube_variable: Array name inside ``cube_path`` when it holds several.
+        gt_variable: Array name inside ``gt_path`` when it holds several.
     """
 
     scene: str = "indian_pines"
@@ -41,6 +46,10 @@ class DataConfig:
     normalization: str = "standard"
     pca: int | None = None
     pad_mode: str = "reflect"
+    cube_path: str | None = None
+    gt_path: str | None = None
+    cube_variable: str | None = None
+    gt_variable: str | None = None
 
 
 @dataclass(frozen=True)
