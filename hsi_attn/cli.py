@@ -88,9 +88,21 @@ def _float_or_none(text: str) -> float | None:
         raise argparse.ArgumentTypeError(f"{text!r} is not a number or 'none'") from None
 
 
+def _absolute_path(text: str) -> str:
+    # Saved absolute, so a run can be re-evaluated from any working directory.
+    return str(Path(text).expanduser().resolve())
+
+
 # (flags, config section, field, argparse keyword options)
 _TRAIN_OPTIONS: tuple[tuple[tuple[str, ...], str, str, dict[str, Any]], ...] = (
-    (("--scene",), "data", "scene", {"help": "scene name (see hsi-attn scenes)"}),
+    (("--scene",), "data", "scene", {"help": "scene name (see hsi-attn scenes); with --cube, "
+                                            "the name given to your cube"}),
+    (("--cube",), "data", "cube_path", {"type": _absolute_path,
+                                        "help": "train on your own cube file instead of a scene"}),
+    (("--gt",), "data", "gt_path", {"type": _absolute_path,
+                                    "help": "ground truth for --cube (0 = unlabelled)"}),
+    (("--cube-variable",), "data", "cube_variable", {"help": "array name inside --cube"}),
+    (("--gt-variable",), "data", "gt_variable", {"help": "array name inside --gt"}),
     (("--split",), "data", "split", {"choices": ["random", "disjoint"],
                                      "help": "random per class, or spatially disjoint blocks"}),
     (("--train-size",), "data", "train_size", {"type": _fraction_or_count,
@@ -198,7 +210,7 @@ def _callbacks(args: argparse.Namespace) -> list[Any]:
 
 
 def _run_train(args: argparse.Namespace) -> int:
-    from hsi_attn.training_run import default_run_dir, load_run_config, train_run, train_runs
+    from hsi_attn.training_run import load_run_config, train_run, train_runs
 
     base = RunConfig()
     if args.resume:
@@ -218,11 +230,7 @@ def _run_train(args: argparse.Namespace) -> int:
             print(_one_line(result.metrics))
         print(_summary_text(summary))
         return 0
-    out = args.out if args.out is not None else default_run_dir(config)
-    if not args.quiet:
-        print(f"training {config.model.name} + {config.model.attention} on {config.data.scene} "
-              f"-> {out}", file=sys.stderr)
-    result = train_run(config, out, **options)
+    result = train_run(config, args.out, **options)
     print(_metrics_text(result.metrics))
     print(f"run directory: {result.out_dir}")
     return 0

@@ -67,6 +67,8 @@ __all__ = [
 
 logger = logging.getLogger(__name__)
 
+_MAY_CHANGE_ON_RESUME = ("device", "compile", "eval_batch_size", "precision")
+
 RUN_FILES = (
     "config.json", "metrics.json", "history.csv", "checkpoint.pt",
     "prediction.npy", "map.png", "confusion.png",
@@ -152,9 +154,37 @@ def _load_scene(config: RunConfig, scene: Any, root: str | os.PathLike[str] | No
                 download: bool) -> Any:
     if scene is not None:
         return scene
+    data = config.data
+    if data.cube_path is not None:
+        from hsi_attn.data import load_user_scene
+
+        if data.gt_path is None:
+            raise ValueError(
+                f"training on your own cube {data.cube_path!r} needs its ground truth: "
+                "pass --gt FILE (0 = unlabelled, classes 1..K)"
+            )
+        return load_user_scene(data.cube_path, data.gt_path, cube_variable=data.cube_variable,
+                               gt_variable=data.gt_variable, name=data.scene)
     from hsi_attn.data import load_scene
 
-    return load_scene(config.data.scene, root=root, download=download)
+    return load_scene(data.scene, root=root, download=download)
+
+
+def _check_names(config: RunConfig, *, registered_scene: bool) -> None:
+    """Fail fast, before any data is read, on unknown scene, model or attention names."""
+    from hsi_attn.layers import list_attention
+    from hsi_attn.models import list_models
+    from hsi_attn.registry import lookup, make_registry
+
+    if registered_scene:
+        from hsi_attn.data import list_scenes
+
+        lookup(make_registry([(n, n) for n in list_scenes()], kind="scene"),
+               config.data.scene, kind="scene")
+    lookup(make_registry([(n, n) for n in list_models()], kind="model"),
+           config.model.name, kind="model")
+    lookup(make_registry([(n, n) for n in list_attention()], kind="attention"),
+           config.model.attention, kind="attention")
 
 
 def _split(config: RunConfig, gt: np.ndarray) -> Any:
@@ -345,7 +375,7 @@ def load_run_config(run_dir: str | os.PathLike[str]) -> tuple[RunConfig, dict[st
 def _to_plain(value: Any) -> Any:
     # numpy -> torch so the checkpoint loads with weights_only=True.
     if isinstance(value, np.ndarray):
-        return torch.from_numpy(np.ascontiguousarray(value))
+        return torch.from_numpy(np.array(value, copy=True, order="C"))
     if isinstance(value, np.generic):
         return value.item()
     if isinstance(value, dict):
@@ -395,10 +425,14 @@ def train_run(
         RunDirectoryError: If ``out_dir`` holds a run and neither flag is given.
         ValueError: On bad settings (unknown names, misfit patch size, ...).
     """
+    _check_names(config, registered_scene=scene is None and config.data.cube_path is None)
     out = Path(out_dir) if out_dir is not None else default_run_dir(config)
     _check_out_dir(out, resume=resume, overwrite=overwrite)
     if resume:
         saved_config, _ = load_run_config(out)
+        # The device may change between an interruption and its resumption.
+        saved_config = dataclasses.replace(saved_config, train=dataclasses.replace(
+            saved_config.train, **{k: getattr(config.train, k) for k in _MAY_CHANGE_ON_RESUME}))
         if saved_config != config:
             diff = _config_diff(saved_config, config)
             raise ValueError(
@@ -406,6 +440,8 @@ def train_run(
                 "repeat the original options or start a new run"
             )
     device = resolve_device(config.train.device)
+    logger.info("training %s + %s on %s (%s) -> %s", config.model.name, config.model.attention,
+                config.data.scene, device, out)
     seed_everything(config.train.seed)
     the_scene = _load_scene(config, scene, root, download)
     prepared = _prepare(config, the_scene)
