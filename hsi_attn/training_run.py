@@ -122,7 +122,8 @@ class PatchSource:
         if len(coords) == 0:
             raise ValueError("a patch source needs at least one pixel; check the split sizes")
         self.sampler = sampler
-        self.coords = np.asarray(coords, dtype=np.int64)
+        # Checked once here, not per batch; copied because split arrays are read-only.
+        self.coords = sampler.check_coords(np.array(coords, dtype=np.int64))
         self.labels = torch.as_tensor(np.asarray(labels, dtype=np.int64))
         self.batch_size = batch_size
         self.shuffle = shuffle
@@ -136,10 +137,10 @@ class PatchSource:
         """Yield ``(patches (b, 1, B, p, p), labels (b,))``."""
         n = len(self.coords)
         order = torch.randperm(n, generator=generator) if self.shuffle else torch.arange(n)
-        order_np = order.numpy()
         for i in range(len(self)):
-            index = order_np[i * self.batch_size : (i + 1) * self.batch_size]
-            yield self.sampler.gather(self.coords[index]), self.labels[torch.from_numpy(index)]
+            index = order[i * self.batch_size : (i + 1) * self.batch_size]
+            patches = self.sampler.gather(self.coords[index.to(self.coords.device)], check=False)
+            yield patches, self.labels[index]
 
 
 @dataclass(frozen=True)
@@ -387,7 +388,7 @@ def _to_plain(value: Any) -> Any:
 
 def _to_numpy(value: Any) -> Any:
     if isinstance(value, torch.Tensor):
-        return value.numpy()
+        return value.numpy().copy()
     if isinstance(value, dict):
         return {k: _to_numpy(v) for k, v in value.items()}
     if isinstance(value, (list, tuple)):
@@ -644,7 +645,7 @@ def evaluate_run(
             f"{extra['n_classes']} classes)"
         )
     cube = np.ascontiguousarray(loaded.preprocessor.transform(the_scene.cube), dtype=np.float32)
-    test = np.asarray(extra["split"]["test"], dtype=np.int64)
+    test = np.array(extra["split"]["test"], dtype=np.int64)  # writable copy
     sampler = _sampler(config, cube, target)
     source = PatchSource(sampler, test, _labels_at(the_scene.gt, test),
                          batch_size=config.train.eval_batch_size, shuffle=False)
