@@ -68,7 +68,7 @@ from hsi_attn.engine import (
 from hsi_attn.engine import fit as train_model
 from hsi_attn.models import create_model
 
-__all__ = ["EARLY_STOPPING_PATIENCE", "HSIClassifier"]
+__all__ = ["EARLY_STOPPING_PATIENCE", "HSIClassifier", "holdout_split"]
 
 logger = logging.getLogger(__name__)
 
@@ -102,7 +102,9 @@ class _CarryOptimizerState(Callback):
     def on_train_begin(self, state: TrainState) -> None:
         if self.saved is None:
             return
-        state.optimizer.load_state_dict(self.saved)
+        # A copy: load_state_dict keeps same-device tensors, which the steps then
+        # update in place, and the saved state belongs to the fitted estimator.
+        state.optimizer.load_state_dict(_to_cpu(self.saved))
         for group in state.optimizer.param_groups:
             group["lr"] = state.config.lr
             group["weight_decay"] = state.config.weight_decay
@@ -271,7 +273,18 @@ class HSIClassifier(ClassifierMixin, BaseEstimator):
         device = resolve_device(train_config.device)
         resolve_precision(train_config.precision, device)
 
-        train_index, val_index = self._validation_split(y_index, groups, patches, seed)
+        train_index, val_index = np.arange(len(y_index)), None
+        if self.early_stopping:
+            if groups is None and patches.shape[2] > 1:
+                logger.warning(
+                    "early_stopping holds out a random %.0f%% of the patches; neighbouring "
+                    "patches overlap, so the validation accuracy is optimistic. Pass "
+                    "fit(..., groups=spatial_block_ids) for a spatially disjoint hold-out",
+                    100 * self.validation_fraction,
+                )
+            train_index, val_index = holdout_split(
+                y_index, fraction=self.validation_fraction, groups=groups, seed=seed
+            )
         model = self._build_model(model_config, patches.shape[1], len(classes), seed)
         carry = _CarryOptimizerState(None)
         callbacks: list[Callback] = [carry, *self._logging_callbacks()]
@@ -642,45 +655,6 @@ class HSIClassifier(ClassifierMixin, BaseEstimator):
             attention_kwargs=config.attention_kwargs(),
         )
 
-    def _validation_split(
-        self, y_index: np.ndarray, groups: ArrayLike | None, patches: np.ndarray, seed: int
-    ) -> tuple[np.ndarray, np.ndarray | None]:
-        """(train, validation) sample indices; validation is None without early stopping."""
-        everything = np.arange(len(y_index))
-        if not self.early_stopping:
-            return everything, None
-        fraction = float(self.validation_fraction)
-        if groups is not None:
-            groups = column_or_1d(np.asarray(groups))
-            check_consistent_length(y_index, groups)
-            if len(np.unique(groups)) < 2:
-                raise ValueError(
-                    "early_stopping with groups needs at least 2 distinct groups, so "
-                    "whole groups can be held out for validation"
-                )
-            splitter: Any = GroupShuffleSplit(n_splits=1, test_size=fraction, random_state=seed)
-        else:
-            if patches.shape[2] > 1:
-                logger.warning(
-                    "early_stopping holds out a random %.0f%% of the patches; neighbouring "
-                    "patches overlap, so the validation accuracy is optimistic. Pass "
-                    "fit(..., groups=spatial_block_ids) for a spatially disjoint hold-out",
-                    100 * fraction,
-                )
-            counts = np.bincount(y_index)
-            n_val = math.ceil(fraction * len(y_index))
-            stratify = counts[counts > 0].min() >= 2 and n_val >= np.count_nonzero(counts)
-            splitter = (StratifiedShuffleSplit if stratify else ShuffleSplit)(
-                n_splits=1, test_size=fraction, random_state=seed
-            )
-        train, val = next(splitter.split(everything, y_index, groups))
-        if len(train) == 0 or len(val) == 0:
-            raise ValueError(
-                f"validation_fraction={fraction} leaves an empty training or validation "
-                f"set for {len(y_index)} samples; change it or set early_stopping=False"
-            )
-        return train, val
-
     def _source(self, patches: np.ndarray, y_index: np.ndarray, *, shuffle: bool) -> TensorSource:
         x = torch.tensor(patches).unsqueeze(1)  # copy: the input may be read-only
         batch_size = int(self.batch_size)
@@ -712,6 +686,59 @@ class HSIClassifier(ClassifierMixin, BaseEstimator):
             for logits in predict_logits(self.model_, batches, device=device, precision=precision)
         ]
         return torch.cat(chunks).numpy()
+
+
+def holdout_split(
+    y: ArrayLike,
+    *,
+    fraction: float,
+    groups: ArrayLike | None = None,
+    seed: int | None = None,
+) -> tuple[np.ndarray, np.ndarray]:
+    """Split sample indices into training and early-stopping validation parts.
+
+    With ``groups``, whole groups go to validation (:class:`GroupShuffleSplit`), so no
+    group has samples on both sides; spatial block ids as groups give a hold-out that
+    no training patch overlaps. Without, a stratified random split (plain random when a
+    class has a single sample or the hold-out is smaller than the number of classes).
+
+    Args:
+        y: Labels ``(n,)``.
+        fraction: Fraction of the samples (of the groups, with ``groups``) to hold out.
+        groups: Optional group label per sample.
+        seed: Seed of the split.
+
+    Returns:
+        ``(train, validation)`` index arrays, disjoint, together all of ``range(n)``.
+
+    Raises:
+        ValueError: If either side would be empty, there are fewer than 2 groups, or
+            ``groups`` and ``y`` differ in length.
+    """
+    y = column_or_1d(np.asarray(y))
+    everything = np.arange(len(y))
+    if groups is not None:
+        groups = column_or_1d(np.asarray(groups))
+        check_consistent_length(y, groups)
+        if len(np.unique(groups)) < 2:
+            raise ValueError(
+                "early_stopping with groups needs at least 2 distinct groups, so whole "
+                "groups can be held out for validation"
+            )
+        splitter: Any = GroupShuffleSplit(n_splits=1, test_size=fraction, random_state=seed)
+    else:
+        _, counts = np.unique(y, return_counts=True)
+        stratify = counts.min() >= 2 and math.ceil(fraction * len(y)) >= len(counts)
+        splitter = (StratifiedShuffleSplit if stratify else ShuffleSplit)(
+            n_splits=1, test_size=fraction, random_state=seed
+        )
+    train, val = next(splitter.split(everything, y, groups))
+    if len(train) == 0 or len(val) == 0:
+        raise ValueError(
+            f"validation_fraction={fraction} leaves an empty training or validation set "
+            f"for {len(y)} samples; change it or set early_stopping=False"
+        )
+    return np.sort(train), np.sort(val)
 
 
 def _positive_int(value: Any, name: str) -> int:
