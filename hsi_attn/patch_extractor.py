@@ -159,4 +159,4 @@ class PatchExtractor(TransformerMixin, BaseEstimator):
                 f"{type(self).__name__} takes integer (row, col) coordinates, got dtype "
                 f"{coords.dtype}"
             )
-        return coords.astype(np.int64, copy=False)
+        return coords.astype(np.int64)  # a writable copy: torch refuses read-only arrays
