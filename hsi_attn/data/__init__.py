@@ -4,15 +4,19 @@ Public entry points:
 
 - :func:`load_scene`, :func:`list_scenes`, :func:`locate_scene` for benchmark scenes;
 - :func:`load_cube`, :func:`load_labels`, :func:`load_user_scene` for your own cubes;
-- :mod:`hsi_attn.data.splits` for random, spatially disjoint and user-mask splits;
+- :mod:`hsi_attn.data.splits` for random, spatially disjoint and user-mask splits,
+  :func:`leakage` to measure patch overlap, :class:`SpatialKFold` for CV;
 - :mod:`hsi_attn.data.preprocess` for normalisation/PCA fitted on training pixels;
 - :mod:`hsi_attn.data.patches` for patch batches gathered without copying the scene.
+
+scipy, scikit-learn and pooch are imported only by the functions that need them.
 """
 
 from __future__ import annotations
 
 from hsi_attn.data.catalog import load_scene
 from hsi_attn.data.errors import ChecksumError, DatasetNotFoundError
+from hsi_attn.data.leakage import leakage, leakage_report
 from hsi_attn.data.locate import CACHE_ENV, DATA_ENV, SceneLocation, cache_dir, locate_scene
 from hsi_attn.data.manifest import (
     FileSpec,
@@ -22,21 +26,57 @@ from hsi_attn.data.manifest import (
     list_scenes,
     read_manifest,
 )
+from hsi_attn.data.patches import (
+    PAD_MODES,
+    PatchDataset,
+    PatchSampler,
+    iter_batches,
+    iter_scene_batches,
+    scene_coords,
+)
+from hsi_attn.data.patches_geometry import check_patch_size
+from hsi_attn.data.preprocess import (
+    NORMALIZATIONS,
+    NonFiniteWarning,
+    Preprocessor,
+    fit_preprocessor,
+)
 from hsi_attn.data.readers import load_cube, load_labels
 from hsi_attn.data.scene import Scene, load_user_scene
+from hsi_attn.data.splits import (
+    SpatialKFold,
+    Split,
+    split_disjoint,
+    split_from_masks,
+    split_random,
+)
 
 __all__ = [
     "CACHE_ENV",
     "DATA_ENV",
+    "NORMALIZATIONS",
+    "PAD_MODES",
     "ChecksumError",
     "DatasetNotFoundError",
     "FileSpec",
+    "NonFiniteWarning",
     "PackageCopy",
+    "PatchDataset",
+    "PatchSampler",
+    "Preprocessor",
     "Scene",
     "SceneLocation",
     "SceneManifest",
+    "SpatialKFold",
+    "Split",
     "cache_dir",
+    "check_patch_size",
+    "fit_preprocessor",
     "get_manifest",
+    "iter_batches",
+    "iter_scene_batches",
+    "leakage",
+    "leakage_report",
     "list_scenes",
     "load_cube",
     "load_labels",
@@ -44,4 +84,8 @@ __all__ = [
     "load_user_scene",
     "locate_scene",
     "read_manifest",
+    "scene_coords",
+    "split_disjoint",
+    "split_from_masks",
+    "split_random",
 ]

@@ -14,7 +14,6 @@ from __future__ import annotations
 from collections.abc import Mapping
 
 import numpy as np
-from scipy.ndimage import maximum_filter
 
 from hsi_attn.data.patches_geometry import check_patch_size
 
@@ -68,6 +67,8 @@ def dilate(mask: np.ndarray, radius: int) -> np.ndarray:
     """Pixels within Chebyshev distance ``radius`` of a True pixel of ``mask``."""
     if radius == 0:
         return mask.copy()
+    from scipy.ndimage import maximum_filter
+
     size = 2 * radius + 1
     return maximum_filter(mask.astype(np.uint8), size=size, mode="constant", cval=0).astype(bool)
 

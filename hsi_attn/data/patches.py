@@ -74,13 +74,20 @@ class PatchSampler:
         self.n_bands = bands
         self.pad_width = self.patch_size // 2
         g = self.pad_width
-        source = torch.as_tensor(cube, dtype=torch.float32, device=self.device)
+        source = torch.as_tensor(cube, device=self.device)
         # Index vectors from numpy.pad give any pad size, even beyond the cube's side.
         rows = torch.as_tensor(np.pad(np.arange(height), g, mode=pad_mode), device=self.device)
         cols = torch.as_tensor(np.pad(np.arange(width), g, mode=pad_mode), device=self.device)
-        self.padded = source.permute(2, 0, 1)[:, rows[:, None], cols[None, :]].contiguous()
+        self.padded = torch.empty(
+            (bands, height + 2 * g, width + 2 * g), dtype=torch.float32, device=self.device
+        )
+        finite = True
+        for band in range(bands):  # one band at a time: no full-size temporary
+            plane = source[:, :, band].to(torch.float32)[rows[:, None], cols[None, :]]
+            finite = finite and bool(torch.isfinite(plane).all())
+            self.padded[band] = plane
         del source
-        if not bool(torch.isfinite(self.padded).all()):
+        if not finite:
             raise ValueError(
                 "cube holds NaN or Inf values; they must not reach training. Use "
                 "hsi_attn.data.preprocess.fit_preprocessor(..., nonfinite='mask') to replace "
@@ -197,6 +204,7 @@ def iter_batches(
         chunk = order[start:start + batch_size]
         x = sampler.gather(index[chunk], check=False)
         yield x if target is None else (x, target[chunk])
+        del x  # hold no batch while the next one is gathered
 
 
 def iter_scene_batches(

@@ -12,13 +12,12 @@ import numbers
 from collections.abc import Iterator
 
 import numpy as np
-from sklearn.model_selection import BaseCrossValidator
 
 from hsi_attn.data.leakage import dilate
 from hsi_attn.data.patches_geometry import check_patch_size
 
 
-class SpatialKFold(BaseCrossValidator):
+class SpatialKFold:
     """K-fold over pixel coordinates with spatially disjoint folds and a guard band.
 
     Args:
@@ -33,6 +32,10 @@ class SpatialKFold(BaseCrossValidator):
     rows of ``X`` are the samples); ``y`` and ``groups`` are ignored. Training indices
     exclude the guard band around the test fold, so folds are not a partition of the
     training side: ``len(train) + len(test) <= n``.
+
+    It follows scikit-learn's splitter protocol (``split``, ``get_n_splits``) without
+    importing scikit-learn, so ``cross_val_score(est, X, y, cv=SpatialKFold(...))``
+    works and ``import hsi_attn.data`` stays light.
     """
 
     def __init__(
@@ -49,6 +52,13 @@ class SpatialKFold(BaseCrossValidator):
         self.block_size = block_size
         self.shuffle = shuffle
         self.random_state = random_state
+
+    def __repr__(self) -> str:
+        return (
+            f"SpatialKFold(n_splits={self.n_splits}, patch_size={self.patch_size}, "
+            f"block_size={self.block_size}, shuffle={self.shuffle}, "
+            f"random_state={self.random_state})"
+        )
 
     def get_n_splits(self, X: object = None, y: object = None, groups: object = None) -> int:
         """Number of folds."""

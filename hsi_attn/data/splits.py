@@ -28,7 +28,6 @@ from dataclasses import dataclass, field
 from types import MappingProxyType
 
 import numpy as np
-from scipy.ndimage import label as label_regions
 
 from hsi_attn.data.leakage import dilate
 from hsi_attn.data.patches_geometry import check_patch_size
@@ -240,6 +239,8 @@ def split_random(
 
 def _components(mask: np.ndarray) -> list[np.ndarray]:
     """``(n, 2)`` coordinates of each 8-connected region of ``mask``."""
+    from scipy.ndimage import label as label_regions
+
     labelled, count = label_regions(mask, structure=np.ones((3, 3), dtype=bool))
     if count == 0:
         return []
