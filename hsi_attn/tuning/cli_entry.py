@@ -38,9 +38,21 @@ def _int_or_none(text: str) -> int | None:
         raise argparse.ArgumentTypeError(f"{text!r} is not an integer or 'none'") from None
 
 
+def _absolute_path(text: str) -> str:
+    # Saved absolute, so the study can be resumed from any working directory.
+    return str(Path(text).expanduser().resolve())
+
+
 # (flag, config section, field, argparse options) for the settings that are not tuned.
 _BASE_OPTIONS: tuple[tuple[str, str, str, dict[str, Any]], ...] = (
-    ("--scene", "data", "scene", {"help": "scene name (see hsi-attn scenes)"}),
+    ("--scene", "data", "scene", {"help": "scene name (see hsi-attn scenes); with --cube, "
+                                          "the name given to your cube"}),
+    ("--cube", "data", "cube_path", {"type": _absolute_path,
+                                     "help": "tune on your own cube file instead of a scene"}),
+    ("--gt", "data", "gt_path", {"type": _absolute_path,
+                                 "help": "ground truth for --cube (0 = unlabelled)"}),
+    ("--cube-variable", "data", "cube_variable", {"help": "array name inside --cube"}),
+    ("--gt-variable", "data", "gt_variable", {"help": "array name inside --gt"}),
     ("--split", "data", "split", {"choices": ["random", "disjoint"],
                                   "help": "random per class, or spatially disjoint blocks"}),
     ("--train-size", "data", "train_size", {"type": _fraction_or_count,

@@ -41,8 +41,11 @@ FINISHED = (TrialState.COMPLETE, TrialState.PRUNED)
 """Trial states that count towards ``n_trials``."""
 
 
-class WorkerError(RuntimeError):
-    """A worker process ended with an error; completed trials are kept in the storage."""
+class WorkerError(ChildProcessError):
+    """A worker process ended with an error; completed trials are kept in the storage.
+
+    A ``ChildProcessError`` (an ``OSError``), so the CLI reports it in one line.
+    """
 
 
 def trials_left(study: optuna.Study, n_trials: int) -> int:

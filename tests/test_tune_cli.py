@@ -1,0 +1,88 @@
+"""``hsi-attn tune`` through the CLI's subcommand table: parsing, the handler, one-line errors."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+from hsi_attn import cli
+from hsi_attn.tune import add_tune_arguments, run_tune_command
+
+from test_tune_fixtures import tiny_scene
+
+TUNE = cli.Subcommand("tune", "tune the attention with Optuna", add_tune_arguments,
+                      run_tune_command)
+
+
+@pytest.fixture
+def with_tune(monkeypatch: pytest.MonkeyPatch) -> None:
+    """The table as the lead wires it (a no-op once ``tune`` is in cli.SUBCOMMANDS)."""
+    if all(entry.name != "tune" for entry in cli.SUBCOMMANDS):
+        monkeypatch.setattr(cli, "SUBCOMMANDS", (*cli.SUBCOMMANDS, TUNE))
+        original = cli.build_parser
+        monkeypatch.setattr(cli, "build_parser", lambda subcommands=None: original(
+            cli.SUBCOMMANDS if subcommands is None else subcommands))
+
+
+def test_options_map_to_the_run_config(tmp_path: Path) -> None:
+    parser = cli.build_parser((TUNE,))
+    args = parser.parse_args([
+        "tune", "--scene", "tiny", "--epochs", "2", "--train-size", "0.3", "--split", "disjoint",
+        "--attention", "eca_band", "se_band", "--patch-size", "5", "--n-trials", "3",
+        "--pruner", "hyperband", "--sampler", "random", "--workers", "2",
+        "--storage", "journal:/x/j.log", "--no-retrain", "--out", str(tmp_path),
+    ])
+    from hsi_attn.tuning.cli_entry import _base_config
+
+    base = _base_config(args)
+    assert (base.data.scene, base.data.split, base.data.train_size) == ("tiny", "disjoint", 0.3)
+    assert base.train.epochs == 2 and base.model.patch_size == 5
+    assert args.attention == ["eca_band", "se_band"] and args.n_trials == 3
+    assert (args.pruner, args.sampler, args.workers, args.retrain) == ("hyperband", "random", 2,
+                                                                       False)
+
+
+@pytest.mark.usefixtures("with_tune")
+def test_bad_input_is_one_line_on_stderr(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    cases = [
+        (["--pruner", "medain"], "unknown pruner 'medain'. Did you mean 'median'?"),
+        (["--sampler", "grid"], "unknown sampler 'grid'"),
+        (["--n-trials", "0"], "n_trials must be an integer >= 1, got 0"),
+        (["--storage", "postgresql://me:hunter2@127.0.0.1:1/db"],
+         "postgresql://me:***@127.0.0.1:1/db"),
+    ]
+    for extra, expected in cases:
+        status = cli.main(["tune", "--out", str(tmp_path / "s"), *extra])
+        err = capsys.readouterr().err
+        assert status == cli.EXIT_ERROR, err
+        assert err.startswith("hsi-attn: error: ") and expected in err
+        assert "hunter2" not in err and "Traceback" not in err
+        assert len(err.strip().splitlines()) == 1
+
+
+@pytest.mark.usefixtures("with_tune")
+def test_a_study_from_the_command_line_on_a_user_cube(tmp_path: Path,
+                                                      capsys: pytest.CaptureFixture[str]) -> None:
+    scene = tiny_scene()
+    np.save(tmp_path / "cube.npy", scene.cube)
+    np.save(tmp_path / "gt.npy", scene.gt)
+    space = tmp_path / "space.toml"
+    space.write_text('kernel_size = [3, 5]\nlr = [3e-3, 1e-2]\n')
+    out = tmp_path / "study"
+    status = cli.main([
+        "tune", "--cube", str(tmp_path / "cube.npy"), "--gt", str(tmp_path / "gt.npy"),
+        "--scene", "tiny", "--model", "resnet3d", "--attention", "eca_band", "--patch-size",
+        "5", "--epochs", "1", "--batch-size", "16", "--train-size", "0.3", "--val-size",
+        "0.2", "--device", "cpu", "--search-space", str(space), "--n-trials", "2",
+        "--pruner", "none", "--no-retrain", "--out", str(out), "-q",
+    ])
+    captured = capsys.readouterr()
+    assert status == 0, captured.err
+    assert "best trial" in captured.out and str(out) in captured.out
+    best = json.loads((out / "best_params.json").read_text())
+    assert best["best_params"]["kernel_size"] in (3, 5)
+    assert best["command"].startswith("hsi-attn tune --cube")
+    assert best["config"]["data"]["cube_path"] == str((tmp_path / "cube.npy").resolve())
