@@ -1,0 +1,252 @@
+"""Full-scene prediction: class probabilities for every pixel, borders included.
+
+Two exact methods, one answer:
+
+* ``"patch"`` gathers the p x p window around each pixel from the padded cube, in
+  batches, and runs the model on them: any patch classifier works, but every interior
+  feature is recomputed once per window that contains it (up to p^2 times);
+* ``"dense"`` runs the model's fully-convolutional twin (see
+  :mod:`hsi_attn.models.dense`) over spatial tiles of the padded cube, each with a halo
+  of p // 2 pixels, and stitches the tiles; the tile size comes from a memory budget.
+  It computes each shared feature once and gives the same probabilities as ``"patch"``
+  (equal to rounding error, checked by the tests in float64);
+* ``"auto"`` picks ``"dense"`` when the model is :class:`~hsi_attn.models.DenseCapable`,
+  else ``"patch"``.
+
+Both pad the cube the same way (``pad_mode``), so border pixels see the same mirrored
+windows as in training.
+"""
+
+from __future__ import annotations
+
+import logging
+import math
+import time
+from collections.abc import Iterator
+
+import numpy as np
+import torch
+from torch import Tensor, nn
+
+from hsi_attn.data.patches import PatchSampler, iter_scene_batches
+from hsi_attn.models.dense import DenseCapable
+
+logger = logging.getLogger(__name__)
+
+METHODS = ("auto", "patch", "dense")
+PAD_MODES = ("reflect", "symmetric")
+_PROBE_TILE = 8
+_WORKING_COPIES = 3  # a layer's input, its output and one temporary
+
+
+def predict_scene(
+    model: nn.Module,
+    cube: np.ndarray,
+    *,
+    patch_size: int,
+    method: str = "auto",
+    batch_size: int = 512,
+    device: torch.device | str | None = None,
+    max_memory: int = 1 << 30,
+    pad_mode: str = "reflect",
+) -> np.ndarray:
+    """Class probabilities for every pixel of ``cube``.
+
+    Args:
+        model: A patch classifier mapping ``(N, 1, B, p, p)`` to logits ``(N, K)``. It
+            is run in eval mode (its training flag is restored afterwards).
+        cube: The preprocessed scene ``(H, W, B)`` (same normalisation and PCA as in
+            training). Its values are rounded to float32, as training patches are; the
+            network then computes in its own dtype.
+        patch_size: Odd window side p the model was built for.
+        method: ``"auto"``, ``"patch"`` or ``"dense"`` (see the module docstring).
+        batch_size: Patches per forward pass for the ``"patch"`` method.
+        device: Where to compute; default the device of the model's parameters.
+        max_memory: Approximate bound in bytes on the activations of one dense tile.
+        pad_mode: How the borders are padded, ``"reflect"`` or ``"symmetric"``.
+
+    Returns:
+        Probabilities ``(H, W, K)`` (softmax over K) in the model's dtype.
+
+    Raises:
+        ValueError: On an unknown method or pad mode, a cube that is not ``(H, W, B)``,
+            a band count or patch size the model was not built for, ``method="dense"``
+            on a model without a dense twin, or a non-positive batch size or memory
+            budget.
+    """
+    method = _check_choice(method, METHODS, name="method")
+    pad_mode = _check_choice(pad_mode, PAD_MODES, name="pad_mode")
+    _check_positive(batch_size, name="batch_size")
+    _check_positive(max_memory, name="max_memory")
+    reference = next(model.parameters(), None)
+    device = torch.device(device) if device is not None else (
+        reference.device if reference is not None else torch.device("cpu")
+    )
+    cube = _check_cube(cube, model, patch_size)
+    dense_capable = isinstance(model, DenseCapable)
+    if method == "dense" and not dense_capable:
+        raise ValueError(
+            f"method='dense' needs a model with an exact dense twin, but "
+            f"{type(model).__name__} is not DenseCapable; use method='patch' (or 'auto', "
+            "which picks the fastest exact method)."
+        )
+    chosen = "dense" if method == "dense" or (method == "auto" and dense_capable) else "patch"
+    was_training = model.training
+    model.eval()
+    start = time.perf_counter()
+    try:
+        with torch.inference_mode():
+            if chosen == "dense":
+                probs = _predict_dense(model, cube, device, max_memory, pad_mode)  # type: ignore[arg-type]
+            else:
+                probs = _predict_patches(model, cube, patch_size, device, batch_size, pad_mode)
+    finally:
+        model.train(was_training)
+    logger.info(
+        "predicted %dx%d pixels with method=%s in %.2f s",
+        cube.shape[0], cube.shape[1], chosen, time.perf_counter() - start,
+    )
+    return probs
+
+
+def _predict_patches(
+    model: nn.Module,
+    cube: np.ndarray,
+    patch_size: int,
+    device: torch.device,
+    batch_size: int,
+    pad_mode: str,
+) -> np.ndarray:
+    height, width, _ = cube.shape
+    sampler = PatchSampler(cube, patch_size, pad_mode=pad_mode, device=device)
+    dtype = _dtype_of(model)
+    chunks = [
+        torch.softmax(model(patches.to(dtype)), dim=1).cpu()
+        for _, patches in iter_scene_batches(sampler, batch_size=batch_size)
+    ]
+    return torch.cat(chunks).numpy().reshape(height, width, -1)
+
+
+def _predict_dense(
+    model: DenseCapable,
+    cube: np.ndarray,
+    device: torch.device,
+    max_memory: int,
+    pad_mode: str,
+) -> np.ndarray:
+    height, width, _ = cube.shape
+    p = model.patch_size
+    twin = model.dense_twin()
+    half = p // 2
+    padded = np.pad(cube, ((half, half), (half, half), (0, 0)), mode=pad_mode)
+    scene = torch.from_numpy(np.ascontiguousarray(padded.transpose(2, 0, 1)))[None, None]
+    scene = scene.to(_dtype_of(model))  # type: ignore[arg-type]
+    tile = dense_tile_size(twin, n_bands=cube.shape[2], patch_size=p, max_memory=max_memory, device=device)
+    tiles = list(tile_grid(height, width, tile))
+    logger.debug("dense inference: %d tile(s) of up to %dx%d pixels", len(tiles), tile, tile)
+    out = None
+    for top, left, h, w in tiles:
+        window = scene[..., top : top + h + p - 1, left : left + w + p - 1].to(device)
+        probs = torch.softmax(twin(window), dim=1)[0].permute(1, 2, 0).cpu().numpy()
+        if out is None:
+            out = np.empty((height, width, probs.shape[2]), dtype=probs.dtype)
+        out[top : top + h, left : left + w] = probs
+    return out
+
+
+def tile_grid(height: int, width: int, tile: int) -> Iterator[tuple[int, int, int, int]]:
+    """Output tiles ``(top, left, h, w)`` of side at most ``tile`` covering the scene once.
+
+    Tiles of equal size (up to one pixel) keep the last row and column from being slivers.
+    """
+    rows = math.ceil(height / tile)
+    cols = math.ceil(width / tile)
+    row_edges = np.linspace(0, height, rows + 1).round().astype(int)
+    col_edges = np.linspace(0, width, cols + 1).round().astype(int)
+    for top, bottom in zip(row_edges[:-1], row_edges[1:]):
+        for left, right in zip(col_edges[:-1], col_edges[1:]):
+            yield int(top), int(left), int(bottom - top), int(right - left)
+
+
+def dense_tile_size(
+    twin: nn.Module,
+    *,
+    n_bands: int,
+    patch_size: int,
+    max_memory: int,
+    device: torch.device | str = "cpu",
+) -> int:
+    """Largest output tile side whose activations fit in about ``max_memory`` bytes.
+
+    A probe forward pass on a small tile records the largest output of any layer; the
+    peak is taken as a few such tensors and scaled with the tile's padded area, which
+    bounds every layer (spatial maps only shrink through the network).
+
+    Returns:
+        The tile side, at least 1.
+    """
+    reference = next(twin.parameters(), None)
+    dtype = reference.dtype if reference is not None else torch.float32
+    side = _PROBE_TILE + patch_size - 1
+    probe = torch.zeros((1, 1, n_bands, side, side), dtype=dtype, device=device)
+    largest = 0
+
+    def record(_module: nn.Module, _inputs: object, output: object) -> None:
+        nonlocal largest
+        if isinstance(output, Tensor):
+            largest = max(largest, output.numel() * output.element_size())
+
+    hooks = [m.register_forward_hook(record) for m in twin.modules() if not list(m.children())]
+    try:
+        with torch.inference_mode():
+            twin(probe)
+    finally:
+        for hook in hooks:
+            hook.remove()
+    bytes_per_input_pixel = _WORKING_COPIES * largest / side**2
+    fitting_side = math.isqrt(max(1, int(max_memory / max(bytes_per_input_pixel, 1e-9))))
+    return max(1, fitting_side - (patch_size - 1))
+
+
+def _check_choice(value: str, accepted: tuple[str, ...], *, name: str) -> str:
+    if not isinstance(value, str) or value.strip().lower() not in accepted:
+        raise ValueError(f"unknown {name} {value!r}; accepted: {', '.join(accepted)}")
+    return value.strip().lower()
+
+
+def _check_positive(value: int, *, name: str) -> None:
+    if isinstance(value, bool) or not isinstance(value, int) or value < 1:
+        raise ValueError(f"{name} must be a positive int, got {value!r}")
+
+
+def _check_cube(cube: np.ndarray, model: nn.Module, patch_size: int) -> np.ndarray:
+    array = cube.detach().cpu().numpy() if isinstance(cube, Tensor) else np.asarray(cube)
+    if array.ndim != 3 or min(array.shape) < 1:
+        raise ValueError(
+            f"cube must be a non-empty (H, W, B) array (bands last), got shape {array.shape}"
+        )
+    bands = getattr(model, "n_bands", None)
+    if bands is not None and array.shape[2] != bands:
+        raise ValueError(
+            f"the cube has {array.shape[2]} bands but the model was built for {bands}; "
+            f"apply the training preprocessing (same bands, same PCA) so the cube has {bands}."
+        )
+    built_for = getattr(model, "patch_size", None)
+    if built_for is not None and patch_size != built_for:
+        raise ValueError(
+            f"patch_size={patch_size!r} does not fit this model, which was built for "
+            f"{built_for}x{built_for} patches; pass patch_size={built_for}."
+        )
+    if isinstance(patch_size, bool) or not isinstance(patch_size, int) or patch_size < 1 or patch_size % 2 == 0:
+        raise ValueError(f"patch_size must be an odd positive int, got {patch_size!r}")
+    if not np.all(np.isfinite(array)):
+        raise ValueError("cube holds NaN or Inf values; replace or mask them before predicting")
+    # Patches are float32 (as in training); both methods see these same input values.
+    return np.ascontiguousarray(array, dtype=np.float32)
+
+
+def _dtype_of(model: nn.Module) -> torch.dtype:
+    reference = next(model.parameters(), None)
+    return reference.dtype if reference is not None else torch.float32
+
+

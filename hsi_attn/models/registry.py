@@ -1,0 +1,75 @@
+"""The model registry: one table from family name to class, and its factory.
+
+Every family takes the same constructor contract, ``(n_bands, n_classes, *,
+patch_size, attention, attention_kwargs)``, so :func:`create_model` builds any of them
+by name; family-specific knobs keep their defaults.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from typing import Any
+
+from torch import nn
+
+from hsi_attn.models.hamida3d import Hamida3d
+from hsi_attn.models.hybridsn import HybridSN
+from hsi_attn.models.resnet3d import ResNet3d
+from hsi_attn.registry import lookup, make_registry
+
+MODELS: Mapping[str, type[nn.Module]] = make_registry(
+    [
+        ("resnet3d", ResNet3d),
+        ("hamida3d", Hamida3d),
+        ("hybridsn", HybridSN),
+    ],
+    kind="model",
+)
+
+
+def list_models() -> list[str]:
+    """Registered model family names, the flagship first."""
+    return list(MODELS)
+
+
+def model_class(name: str) -> type[nn.Module]:
+    """The class registered as ``name``; ValueError with close matches if unknown."""
+    return lookup(MODELS, name, kind="model")
+
+
+def create_model(
+    name: str,
+    *,
+    n_bands: int,
+    n_classes: int,
+    patch_size: int,
+    attention: str = "none",
+    attention_kwargs: dict[str, Any] | None = None,
+) -> nn.Module:
+    """Build the model family registered as ``name``.
+
+    Args:
+        name: A name from :func:`list_models` (case-insensitive).
+        n_bands: Number of input bands B (after any PCA).
+        n_classes: Number of classes K.
+        patch_size: Odd spatial window side p; inputs are ``(N, 1, B, p, p)``.
+        attention: A registered 3-D attention name (see ``hsi-attn attention``).
+        attention_kwargs: Attention options (``reduction``, ``kernel_size``, ``gate``).
+
+    Returns:
+        The model, mapping ``(N, 1, B, p, p)`` patches to logits ``(N, K)``. Families
+        with an exact one-pass full-scene form are instances of
+        :class:`hsi_attn.models.DenseCapable`.
+
+    Raises:
+        ValueError: On an unknown model or attention name (with close matches), a patch
+            size or band count the family cannot take, or a bad attention option.
+    """
+    cls = model_class(name)
+    return cls(
+        n_bands,
+        n_classes,
+        patch_size=patch_size,
+        attention=attention,
+        attention_kwargs=attention_kwargs,
+    )

@@ -1,0 +1,171 @@
+"""``resnet3d``: the flagship spectral-spatial residual 3-D network (dense-capable).
+
+In the spirit of SSRN: Z. Zhong, J. Li, Z. Luo, M. Chapman, "Spectral-Spatial Residual
+Network for Hyperspectral Image Classification: A 3-D Deep Learning Framework", IEEE TGRS
+56(2), 2018, https://doi.org/10.1109/TGRS.2017.2755542
+
+Layout (input ``(N, 1, B, p, p)``, bands as depth):
+
+1. **spectral stem**: ``Conv3d(1, C, (7, 1, 1), stride (2, 1, 1))`` + BN + ReLU, spatially
+   point-wise; D = ceil(B / 2) bands remain;
+2. **spatial stage**: ``min(spatial_blocks, (p - 1) // 4)`` residual blocks of two
+   *valid* ``(3, 3, 3)`` convolutions (spectral padding 1, no spatial padding) with a
+   shortcut centre-cropped by 2 pixels; each block shrinks the window by 4, from p to
+   r = p - 4 * blocks. No attention here;
+3. **average over the remaining r x r window**;
+4. **spectral stage**: residual :class:`~hsi_attn.layers.BasicBlock3d` blocks with kernel
+   ``(7, 1, 1)``, each carrying the chosen attention before its residual addition, on a
+   1 x 1 spatial map with all D bands, so band-preserving attention has one descriptor
+   per channel and band;
+5. a linear classifier on the flattened channel x band features.
+
+Why the order differs from SSRN (spectral blocks first, then spatial blocks), and why
+the attention sits only in the spectral blocks: the model must be a sliding-window
+function with an exact dense form (see :mod:`hsi_attn.models.dense`). Valid spatial
+convolutions computed once over the padded scene serve every overlapping patch, and the
+window average becomes a box filter. A gate computed from a whole window and followed by
+more spatial convolutions would be specific to each patch and break that sharing, so all
+spatial mixing happens first and every gate squeezes a single position after the window
+average. The invariant, kept by construction and checked by tests: *spatial
+convolutions are valid, the only spatial aggregation is the window average, and nothing
+after it mixes positions*. Dense inference then equals per-patch inference exactly.
+
+Any odd p >= 1 works: p = 1 or 3 has no spatial block (p = 1 is a purely spectral
+network, as the scikit-learn estimator uses for spectra), p = 5 ends the spatial stage
+on a 1 x 1 window, and larger p average what the spatial blocks leave.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from torch import Tensor, nn
+
+from hsi_attn.layers import BasicBlock3d
+from hsi_attn.models.checks import check_3d_attention, check_patch_size, check_positive_int
+from hsi_attn.models.dense import WindowAveragedNet
+
+
+class ValidSpatialBlock3d(nn.Module):
+    """Two valid spatial convolutions with a centre-cropped residual shortcut.
+
+    ``conv-BN-ReLU-conv-BN`` with kernel ``(k_d, 3, 3)`` and padding ``(k_d // 2, 0, 0)``;
+    the shortcut is the input cropped by 2 pixels on every side; then ReLU.
+
+    Args:
+        channels: Channels C (unchanged).
+        spectral_kernel: Odd kernel size k_d along the bands.
+
+    Shape:
+        Input ``(N, C, D, H, W)``; output ``(N, C, D, H - 4, W - 4)``.
+    """
+
+    shrink = 4
+
+    def __init__(self, channels: int, *, spectral_kernel: int = 3) -> None:
+        super().__init__()
+        kernel = (spectral_kernel, 3, 3)
+        padding = (spectral_kernel // 2, 0, 0)
+        self.conv1 = nn.Conv3d(channels, channels, kernel, padding=padding, bias=False)
+        self.bn1 = nn.BatchNorm3d(channels)
+        self.conv2 = nn.Conv3d(channels, channels, kernel, padding=padding, bias=False)
+        self.bn2 = nn.BatchNorm3d(channels)
+        self.relu = nn.ReLU(inplace=True)
+
+    def forward(self, x: Tensor) -> Tensor:
+        out = self.relu(self.bn1(self.conv1(x)))
+        out = self.bn2(self.conv2(out))
+        return self.relu(out + x[..., 2:-2, 2:-2])
+
+
+class SpectralHead(nn.Module):
+    """Spectral residual blocks with attention, then a linear classifier on C x D features.
+
+    The classifier sees every band position (flattened channels x bands), as in
+    SSRN's band-collapsing convolution, rather than a band average that would discard
+    where along the spectrum a feature occurs.
+
+    Shape:
+        Input ``(N, C, D, 1, 1)``; output logits ``(N, K)``.
+    """
+
+    def __init__(
+        self,
+        channels: int,
+        depth: int,
+        n_classes: int,
+        *,
+        blocks: int,
+        attention: str,
+        attention_kwargs: dict[str, Any] | None,
+    ) -> None:
+        super().__init__()
+        self.blocks = nn.Sequential(
+            *(
+                BasicBlock3d(
+                    channels, channels, kernel_size=(7, 1, 1), padding=(3, 0, 0),
+                    attention=attention, attention_kwargs=attention_kwargs,
+                )
+                for _ in range(blocks)
+            )
+        )
+        self.classifier = nn.Linear(channels * depth, n_classes)
+
+    def forward(self, x: Tensor) -> Tensor:
+        return self.classifier(self.blocks(x).flatten(1))
+
+
+class ResNet3d(WindowAveragedNet):
+    """Spectral-spatial residual 3-D CNN with band-preserving attention (``resnet3d``).
+
+    See the module docstring for the layout and the dense invariant.
+
+    Args:
+        n_bands: Number of input bands B (>= 1).
+        n_classes: Number of classes K.
+        patch_size: Odd spatial window side p >= 1.
+        attention: Registered 3-D attention name for every spectral block.
+        attention_kwargs: Options for the attention (reduction, kernel_size, gate).
+        width: Channels C throughout.
+        spatial_blocks: Most valid spatial blocks (fewer when p is small).
+        spectral_blocks: Spectral residual blocks carrying the attention.
+
+    Shape:
+        Input ``(N, 1, B, p, p)``; output logits ``(N, K)``.
+    """
+
+    def __init__(
+        self,
+        n_bands: int,
+        n_classes: int,
+        *,
+        patch_size: int,
+        attention: str = "none",
+        attention_kwargs: dict[str, Any] | None = None,
+        width: int = 16,
+        spatial_blocks: int = 2,
+        spectral_blocks: int = 2,
+    ) -> None:
+        name = "resnet3d"
+        super().__init__(
+            check_positive_int(n_bands, name="n_bands"),
+            check_positive_int(n_classes, name="n_classes"),
+            patch_size=check_patch_size(patch_size, model=name),
+            name=name,
+        )
+        attention = check_3d_attention(attention, model=name)
+        check_positive_int(width, name="width")
+        check_positive_int(spatial_blocks, name="spatial_blocks", minimum=0)
+        check_positive_int(spectral_blocks, name="spectral_blocks", minimum=0)
+        n_spatial = min(spatial_blocks, (patch_size - 1) // ValidSpatialBlock3d.shrink)
+        self.window = patch_size - ValidSpatialBlock3d.shrink * n_spatial
+        self.spatial = nn.Sequential(
+            nn.Conv3d(1, width, (7, 1, 1), stride=(2, 1, 1), padding=(3, 0, 0), bias=False),
+            nn.BatchNorm3d(width),
+            nn.ReLU(inplace=True),
+            *(ValidSpatialBlock3d(width) for _ in range(n_spatial)),
+        )
+        self.head = SpectralHead(
+            width, (n_bands + 1) // 2, n_classes, blocks=spectral_blocks,
+            attention=attention, attention_kwargs=attention_kwargs,
+        )
