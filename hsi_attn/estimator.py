@@ -728,7 +728,8 @@ def holdout_split(
         splitter: Any = GroupShuffleSplit(n_splits=1, test_size=fraction, random_state=seed)
     else:
         _, counts = np.unique(y, return_counts=True)
-        stratify = counts.min() >= 2 and math.ceil(fraction * len(y)) >= len(counts)
+        n_val = math.ceil(fraction * len(y))
+        stratify = counts.min() >= 2 and min(n_val, len(y) - n_val) >= len(counts)
         splitter = (StratifiedShuffleSplit if stratify else ShuffleSplit)(
             n_splits=1, test_size=fraction, random_state=seed
         )

@@ -18,9 +18,10 @@ EXPECTED_FAILED_CHECKS: dict[str, str] = {}
 
 @pytest.fixture(autouse=True)
 def _without_onednn() -> Iterator[None]:
-    # torch 2.13's oneDNN Conv3d weight gradient corrupts the heap for 5 input bands
-    # (resnet3d's stem: kernel 7, stride 2, padding 3), and check_estimators_dtypes
-    # fits on 5 features. Reported to the model owners; drop this once it is fixed.
+    # torch 2.13's oneDNN Conv3d weight gradient is broken for 5-7 input bands with
+    # resnet3d's stem (kernel 7, stride 2, padding 3 along the bands): 5 corrupts the
+    # heap, 6 and 7 give gradients of 1e21+. sklearn's checks fit on 5 features (e.g.
+    # check_estimators_dtypes). Reported to the model owners; drop this once fixed.
     with torch.backends.mkldnn.flags(enabled=False):
         yield
 

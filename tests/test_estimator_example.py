@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import runpy
-from collections.abc import Iterator
 from pathlib import Path
 
 import numpy as np
@@ -18,14 +17,7 @@ from hsi_attn.patch_extractor import PatchExtractor
 
 EXAMPLE = Path(__file__).resolve().parents[1] / "experiments" / "examples" / "sklearn_example.py"
 
-pytestmark = pytest.mark.filterwarnings("ignore:TF32 acceleration on top of oneDNN")
 
-
-@pytest.fixture(autouse=True)
-def _without_onednn() -> Iterator[None]:
-    # See tests/test_estimator_checks.py (torch 2.13 oneDNN Conv3d backward crash).
-    with torch.backends.mkldnn.flags(enabled=False):
-        yield
 
 
 def fake_indian_pines(name: str, *args: object, **kwargs: object) -> Scene:
