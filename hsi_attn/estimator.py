@@ -246,11 +246,14 @@ class HSIClassifier(ClassifierMixin, BaseEstimator):
         picks the epoch; the test set must still come from a spatially disjoint split
         (:class:`hsi_attn.data.splits.SpatialKFold`). Therefore:
 
-        * with ``groups`` (e.g. spatial block ids of the samples), whole groups are
-          held out, so train and validation share no group: pass blocks at least as
-          wide as the patch to make the hold-out leak-free;
-        * without ``groups``, the hold-out is a stratified random split, and a warning
-          is logged when the samples are patches (p > 1).
+        * with ``groups``, whole groups are held out (:func:`holdout_split`). Spatial
+          block ids, e.g. ``groups = (coords[:, 0] // 16) * 100_000 + coords[:, 1] // 16``
+          for 16 x 16 blocks, confine the overlap to pixels within ``p // 2`` of a block
+          edge, a small part of the hold-out when blocks are much wider than the patch;
+        * without ``groups``, the hold-out is a stratified random split, as in
+          scikit-learn, and a warning is logged when the samples are patches (p > 1).
+
+        In a pipeline, pass them as ``pipe.fit(coords, y, hsiclassifier__groups=groups)``.
 
         Args:
             X: Patches ``(n, B, p, p)``, spectra ``(n, B)`` or flattened patches.

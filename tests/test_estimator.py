@@ -396,3 +396,17 @@ def test_flattened_extractor_output_feeds_the_classifier() -> None:
         PatchExtractor(cube, patch_size=PATCH, flatten=True), _tiny(n_bands=N_BANDS)
     ).fit(coords, labels)
     assert pipe[-1].patch_size_ == PATCH and pipe[-1].n_features_in_ == N_BANDS * PATCH**2
+
+
+def test_pipeline_routes_spatial_groups_to_the_early_stopping_holdout(
+    caplog: pytest.LogCaptureFixture,
+) -> None:
+    cube, coords, labels = _scene()
+    groups = (coords[:, 0] // 8) * 100_000 + coords[:, 1] // 8
+    pipe = make_pipeline(
+        PatchExtractor(cube, patch_size=PATCH), _tiny(early_stopping=True, epochs=2)
+    )
+    with caplog.at_level(logging.WARNING, logger="hsi_attn"):
+        pipe.fit(coords, labels, hsiclassifier__groups=groups)
+    assert "optimistic" not in caplog.text
+    assert all("val_oa" in record for record in pipe[-1].history_)
