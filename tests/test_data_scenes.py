@@ -32,8 +32,9 @@ SCENES = [
     "botswana", "indian_pines", "ksc", "pavia_centre", "pavia_university", "salinas", "salinas_a",
 ]
 IP_COUNTS = [46, 1428, 830, 237, 483, 730, 28, 478, 20, 972, 2455, 593, 205, 1265, 386, 93]
-IP_MAT_SHA256 = {
-    "Indian_pines_corrected.mat": "ec2f8808710919d566f70f0d4aa885aae1ddfd42b734aba71c5e12ca65450939",
+IP_MAT_SHA256 = {  # published sha256 of the community files
+    "Indian_pines_corrected.mat":
+        "ec2f8808710919d566f70f0d4aa885aae1ddfd42b734aba71c5e12ca65450939",
     "Indian_pines_gt.mat": "65c4687a8ab04f6da4789799bc3bc4f6e88bccac3ed6a2e6ae367e5e6b9e429c",
 }
 
@@ -257,7 +258,7 @@ def test_cube_shape_disagreeing_with_manifest_is_an_error(
 
 
 class _QuietHandler(http.server.SimpleHTTPRequestHandler):
-    def log_message(self, format: str, *args: object) -> None:  # noqa: A002
+    def log_message(self, format: str, *args: object) -> None:
         pass
 
 
@@ -310,7 +311,7 @@ def test_download_into_root_and_hash_mismatch_saves_nothing(
         download_file(wrong, tmp_path / "ksc", retries=0)
     assert list((tmp_path / "ksc").iterdir()) == []
     missing = dataclasses.replace(manifest.files["gt"], url=f"{local_server}/ksc/nothing.mat")
-    with pytest.raises(DatasetNotFoundError, match="nothing.mat.*failed"):
+    with pytest.raises(DatasetNotFoundError, match=r"nothing\.mat.*failed"):
         download_file(missing, tmp_path / "ksc", retries=0)
     scene = load_scene(manifest, root=tmp_path, download=True)
     assert (tmp_path / "ksc" / "KSC_gt.mat").exists()

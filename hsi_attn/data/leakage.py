@@ -30,7 +30,7 @@ def as_mask(pixels: np.ndarray, shape: tuple[int, int] | None, *, name: str) -> 
         if shape is not None and array.shape != tuple(shape):
             raise ValueError(f"{name} mask has shape {array.shape}, expected {tuple(shape)}")
         return array
-    if array.ndim == 2 and array.shape[1] == 2 and array.dtype.kind in "iu" or array.size == 0:
+    if (array.ndim == 2 and array.shape[1] == 2 and array.dtype.kind in "iu") or array.size == 0:
         if shape is None:
             raise ValueError(f"{name} is given as coordinates; pass shape=(H, W) as well")
         coords = array.reshape(-1, 2).astype(np.int64)

@@ -276,4 +276,4 @@ class PatchDataset(Dataset):
         x = self.sampler.gather(self.index[chosen], check=False)
         if self.labels is None:
             return list(x.unbind(0))
-        return list(zip(x.unbind(0), self.labels[chosen].unbind(0)))
+        return list(zip(x.unbind(0), self.labels[chosen].unbind(0), strict=True))

@@ -183,12 +183,13 @@ def check_labels(labels: np.ndarray, *, source: str = "labels") -> np.ndarray:
         )
     if labels.dtype.kind == "b" or labels.dtype.kind not in "iuf":
         raise ValueError(f"{source} has dtype {labels.dtype}; expected integer class labels")
-    if labels.dtype.kind == "f":
-        if not np.all(np.isfinite(labels)) or not np.all(labels == np.round(labels)):
-            raise ValueError(
-                f"{source} holds non-integer or non-finite values; labels must be whole "
-                "numbers (0 = unlabelled, 1..K = classes)"
-            )
+    if labels.dtype.kind == "f" and (
+        not np.all(np.isfinite(labels)) or not np.all(labels == np.round(labels))
+    ):
+        raise ValueError(
+            f"{source} holds non-integer or non-finite values; labels must be whole "
+            "numbers (0 = unlabelled, 1..K = classes)"
+        )
     if labels.size and labels.min() < 0:
         negative = np.unique(labels[labels < 0])[:5].tolist()
         raise ValueError(

@@ -405,7 +405,9 @@ def split_disjoint(
             raise _too_few(int(label), n, *targets[int(label)])
 
     failure = ""
-    for attempt in range(_ATTEMPTS):
+    attempts = 0
+    for _ in range(_ATTEMPTS):
+        attempts += 1
         masks = _disjoint_attempt(gt, targets, radius, rng)
         if isinstance(masks, str):
             failure = masks
@@ -427,7 +429,7 @@ def split_disjoint(
         "patch_size": patch_size,
         "guard": radius,
         "guard_dropped": int(labelled.sum()) - kept,
-        "attempts": attempt + 1,
+        "attempts": attempts,
     }
     logger.info("disjoint split: %s", info)
     return Split(
