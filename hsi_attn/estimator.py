@@ -182,6 +182,8 @@ class HSIClassifier(ClassifierMixin, BaseEstimator):
         history_: :class:`~hsi_attn.engine.History`, one dict per epoch.
         n_iter_: Number of epochs trained.
         device_: Device the model lives on, as a string.
+        precision_: Resolved precision (``"fp32"``, ``"bf16"``, ``"fp16"``) used for
+            training and prediction; ``"fp32"`` after unpickling onto the CPU fallback.
         seed_: The integer seed used.
         optimizer_state_: Optimiser state (on the CPU) that :meth:`partial_fit` continues.
 
@@ -274,7 +276,7 @@ class HSIClassifier(ClassifierMixin, BaseEstimator):
         model_config = self._model_config(patches.shape[2])
         train_config = self._train_config(seed, epochs=self.epochs)
         device = resolve_device(train_config.device)
-        resolve_precision(train_config.precision, device)
+        precision = resolve_precision(train_config.precision, device).name
 
         train_index, val_index = np.arange(len(y_index)), None
         if self.early_stopping:
@@ -314,6 +316,7 @@ class HSIClassifier(ClassifierMixin, BaseEstimator):
         self.history_ = history
         self.n_iter_ = len(history)
         self.device_ = str(device)
+        self.precision_ = precision
         self.seed_ = seed
         self.optimizer_state_ = carry.saved
         return self
@@ -379,7 +382,7 @@ class HSIClassifier(ClassifierMixin, BaseEstimator):
             (seed + len(history)) % _MAX_SEED, epochs=1, scheduler="none"
         )
         device = resolve_device(train_config.device)
-        resolve_precision(train_config.precision, device)
+        precision = resolve_precision(train_config.precision, device).name
         carry = _CarryOptimizerState(optimizer_state)
         epoch = train_model(
             model,
@@ -403,6 +406,7 @@ class HSIClassifier(ClassifierMixin, BaseEstimator):
         self.history_ = history
         self.n_iter_ = len(history)
         self.device_ = str(device)
+        self.precision_ = precision
         self.optimizer_state_ = carry.saved
         return self
 
@@ -485,6 +489,7 @@ class HSIClassifier(ClassifierMixin, BaseEstimator):
                 "it now runs on the CPU", self.device_,
             )
             device = torch.device("cpu")
+            self.precision_ = "fp32"  # fp16 needs a GPU; bf16 is slow on most CPUs
         self.model_ = model.to(device).eval()
         self.device_ = str(device)
 
@@ -679,7 +684,7 @@ class HSIClassifier(ClassifierMixin, BaseEstimator):
     def _logits(self, X: ArrayLike) -> np.ndarray:
         patches = self._validate_predict_data(X)
         device = torch.device(self.device_)
-        precision = resolve_precision(self.train_config_.precision, device)
+        precision = resolve_precision(self.precision_, device)
         size = self.train_config_.eval_batch_size
         batches: Iterator[torch.Tensor] = (
             torch.tensor(patches[i : i + size]).unsqueeze(1) for i in range(0, len(patches), size)

@@ -324,11 +324,12 @@ def test_unpickling_without_the_training_gpu_moves_to_cpu(
     clf = _tiny().fit(x, y)
     expected = clf.predict_proba(x)
     clf.device_ = "cuda:0"  # as if trained on a GPU (weights are pickled as CPU tensors)
+    clf.precision_ = "fp16"  # in half precision, which the CPU cannot run
     payload = pickle.dumps(clf)
     monkeypatch.setattr(torch.cuda, "is_available", lambda: False)
     with caplog.at_level(logging.WARNING, logger="hsi_attn"):
         restored = pickle.loads(payload)
-    assert restored.device_ == "cpu" and "cuda:0" in caplog.text
+    assert restored.device_ == "cpu" and restored.precision_ == "fp32" and "cuda:0" in caplog.text
     assert next(restored.model_.parameters()).device.type == "cpu"
     np.testing.assert_array_equal(restored.predict_proba(x), expected)
 
