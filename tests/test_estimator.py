@@ -47,7 +47,9 @@ def _tiny(**params: object) -> HSIClassifier:
     return HSIClassifier(**base)  # type: ignore[arg-type]
 
 
-def _scene(size: int = 24, n_bands: int = N_BANDS, seed: int = 0) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+def _scene(
+    size: int = 24, n_bands: int = N_BANDS, seed: int = 0
+) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
     """Synthetic scene: three vertical stripes of classes; returns cube, coords, labels."""
     rng = np.random.default_rng(seed)
     label = np.repeat(np.arange(3), size // 3 + 1)[:size]
@@ -286,13 +288,19 @@ def test_holdout_split_keeps_groups_whole() -> None:
         holdout_split(y, fraction=0.2, groups=np.zeros(200), seed=0)
 
 
-def test_early_stopping_validates_and_keeps_the_best_epoch(caplog: pytest.LogCaptureFixture) -> None:
+def test_early_stopping_validates_and_keeps_the_best_epoch(
+    caplog: pytest.LogCaptureFixture,
+) -> None:
     x, y = _patches(120)
     with caplog.at_level(logging.WARNING, logger="hsi_attn"):
-        clf = _tiny(early_stopping=True, validation_fraction=0.25, epochs=4).fit(x, y)
+        clf = _tiny(early_stopping=True, validation_fraction=0.25, epochs=3).fit(x, y)
     assert "optimistic" in caplog.text  # random hold-out of patches: warned
     assert all("val_oa" in r and "is_best" in r for r in clf.history_)
     assert clf.train_config_.patience is not None
+    # The hold-out is reproducible from the seed, and the kept weights are the best epoch's.
+    y_index = np.searchsorted(clf.classes_, y)
+    _, val = holdout_split(y_index, fraction=0.25, seed=clf.seed_)
+    assert clf.score(x[val], y[val]) == pytest.approx(max(clf.history_.column("val_oa")))
     caplog.clear()
     groups = np.arange(len(x)) // 10
     with caplog.at_level(logging.WARNING, logger="hsi_attn"):

@@ -84,7 +84,8 @@ def test_the_cube_is_never_written(cube: np.ndarray) -> None:
     patches = extractor.transform(_coords())
     patches += 100.0
     np.testing.assert_array_equal(cube, before)
-    np.testing.assert_array_equal(extractor.transform(_coords()), before.reshape(-1, B)[:, :, None, None])
+    spectra = before.reshape(-1, B)[:, :, None, None]
+    np.testing.assert_array_equal(extractor.transform(_coords()), spectra)
 
 
 def test_pickle_omits_the_padded_copy_and_rebuilds_it(cube: np.ndarray) -> None:
