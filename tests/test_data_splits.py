@@ -11,6 +11,7 @@ from hsi_attn.data import Scene, leakage, leakage_report
 from hsi_attn.data.splits import (
     SpatialKFold,
     Split,
+    SplitWarning,
     split_disjoint,
     split_from_masks,
     split_random,
@@ -145,6 +146,7 @@ def test_disjoint_split_has_zero_leakage(four_fields: np.ndarray, patch_size: in
     assert split.info["guard"] == patch_size // 2
 
 
+@pytest.mark.filterwarnings("ignore::hsi_attn.data.splits.SplitWarning")
 @PROPERTY
 @given(gt=field_maps(), patch_size=st.sampled_from(list(range(1, 28, 2))),
        train=st.floats(0.05, 0.3), val=st.sampled_from([0.0, 0.05]), seed=st.integers(0, 99))
@@ -159,8 +161,11 @@ def test_disjoint_split_properties(gt: np.ndarray, patch_size: int, train: float
     assert set(leakage_report(split, patch_size).values()) == {0.0}
     counts = split.class_counts(gt)
     for label in np.unique(gt[gt > 0]):
-        assert counts["train"][label - 1] == expected_count(train, int((gt == label).sum()))
+        n = int((gt == label).sum())
+        assert counts["train"][label - 1] == expected_count(train, n)
         assert counts["test"][label - 1] > 0
+        if val and label not in split.info["classes_without_val"]:
+            assert counts["val"][label - 1] == expected_count(val, n)
     again = split_disjoint(gt, train, patch_size=patch_size, seed=seed, val_size=val)
     assert np.array_equal(split.train, again.train) and np.array_equal(split.test, again.test)
 
@@ -179,6 +184,19 @@ def test_disjoint_split_reports_an_impossible_class() -> None:
     gt[10:13, 25:28] = 2  # a 3x3 field cannot hold a training and a test pixel 6 apart
     with pytest.raises(ValueError, match=r"class 2 .*guard band.*smaller patch_size"):
         split_disjoint(gt, 0.2, patch_size=13, seed=0)
+
+
+def test_disjoint_split_leaves_a_too_small_class_out_of_validation_only() -> None:
+    gt = np.zeros((40, 40), dtype=np.int64)
+    gt[:, :25] = 1
+    gt[5:15, 32:34] = 2  # a 10x2 strip: room for train and test 5 apart, not for val too
+    with pytest.warns(SplitWarning, match=r"classes \[2\].*no validation pixels"):
+        split = split_disjoint(gt, 0.1, patch_size=9, seed=0, val_size=0.1)
+    assert split.info["classes_without_val"] == [2]
+    counts = split.class_counts(gt)
+    assert counts["train"].tolist()[1] == 2 and counts["test"][1] > 0 and counts["val"][1] == 0
+    assert counts["val"][0] == expected_count(0.1, int((gt == 1).sum()))
+    assert set(leakage_report(split, 9).values()) == {0.0}
 
 
 # -- user masks -----------------------------------------------------------------------

@@ -46,6 +46,7 @@ from hsi_attn.data.scene import Scene, load_user_scene
 from hsi_attn.data.splits import (
     SpatialKFold,
     Split,
+    SplitWarning,
     split_disjoint,
     split_from_masks,
     split_random,
@@ -69,6 +70,7 @@ __all__ = [
     "SceneManifest",
     "SpatialKFold",
     "Split",
+    "SplitWarning",
     "cache_dir",
     "check_patch_size",
     "fit_preprocessor",

@@ -23,6 +23,7 @@ from __future__ import annotations
 
 import logging
 import numbers
+import warnings
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from types import MappingProxyType
@@ -42,6 +43,7 @@ __all__ = [
     "SUBSETS",
     "SpatialKFold",
     "Split",
+    "SplitWarning",
     "split_disjoint",
     "split_from_masks",
     "split_random",
@@ -317,35 +319,67 @@ _ATTEMPTS = 20
 """Seeded attempts :func:`split_disjoint` makes before it reports a class it cannot serve."""
 
 
+class SplitWarning(UserWarning):
+    """A split could not honour part of a request (e.g. a class left out of validation)."""
+
+
 def _disjoint_attempt(
-    gt: np.ndarray, targets: dict[int, tuple[int, int]], radius: int, rng: np.random.Generator
-) -> tuple[np.ndarray, np.ndarray, np.ndarray] | str:
-    """One try at the disjoint split: the three masks, or why a class came out empty."""
+    gt: np.ndarray,
+    targets: dict[int, tuple[int, int]],
+    radius: int,
+    rng: np.random.Generator,
+    *,
+    drop_val: bool,
+) -> tuple[np.ndarray, np.ndarray, np.ndarray, list[int]] | str:
+    """One try at the disjoint split.
+
+    Returns the train/val/test masks and the classes left without validation pixels
+    (only when ``drop_val``), or a string saying which class came out empty.
+    """
     train_parts = [
         _take_regions(_components(gt == label), targets[label][0], rng, radius)
         for label in targets
     ]
     train_mask = _mark(gt.shape, train_parts)
     train_guard = dilate(train_mask, radius)
-    val_parts = []
+    val_parts: dict[int, np.ndarray] = {}
+    no_val: list[int] = []
     for label in targets:
         if targets[label][1] > 0:
             pool = (gt == label) & ~train_guard
             if int(pool.sum()) <= targets[label][1]:
+                if drop_val:
+                    no_val.append(label)
+                    continue
                 return (
                     f"class {label} keeps {int(pool.sum())} pixels outside the training guard "
                     f"band, too few for {targets[label][1]} validation + 1 test pixel"
                 )
-            val_parts.append(_take_regions(_components(pool), targets[label][1], rng, radius))
-    val_mask = _mark(gt.shape, val_parts)
-    test_mask = (gt > 0) & ~train_mask & ~val_mask & ~dilate(train_mask | val_mask, radius)
-    for label in targets:
-        if not (test_mask & (gt == label)).any():
-            return (
-                f"class {label} ({int((gt == label).sum())} pixels) has no test pixel left "
-                "outside the guard band"
-            )
-    return train_mask, val_mask, test_mask
+            val_parts[label] = _take_regions(_components(pool), targets[label][1], rng, radius)
+
+    def test_of(val_mask: np.ndarray) -> np.ndarray:
+        return (gt > 0) & ~train_mask & ~val_mask & ~dilate(train_mask | val_mask, radius)
+
+    val_mask = _mark(gt.shape, list(val_parts.values()))
+    test_mask = test_of(val_mask)
+    starved = [label for label in targets if not (test_mask & (gt == label)).any()]
+    if drop_val and any(label in val_parts for label in starved):
+        # Removing validation pixels only shrinks the guard band, so no class loses test
+        # pixels by it; a class whose validation pixels cost its last test pixel gives
+        # them up.
+        for label in starved:
+            if val_parts.pop(label, None) is not None:
+                no_val.append(label)
+        val_mask = _mark(gt.shape, list(val_parts.values()))
+        test_mask = test_of(val_mask)
+        starved = [label for label in targets if not (test_mask & (gt == label)).any()]
+    if starved:
+        label = starved[0]
+        return (
+            f"class {label} ({int((gt == label).sum())} pixels) has no test pixel left "
+            "outside the guard band"
+        )
+    return train_mask, val_mask, test_mask, sorted(no_val)
 
 
 def split_disjoint(
@@ -373,7 +407,11 @@ def split_disjoint(
     for :func:`split_random`; ``info["guard_dropped"]`` records how many labelled
     pixels the guard band left out of every set. When a class ends with no test pixel,
     the draw is repeated (up to 20 times, from the same seeded generator, so the
-    result is still reproducible) before a ValueError is raised.
+    result is still reproducible). If that fails with a validation set, classes too
+    small to hold training, validation and test pixels ``g`` apart are then left out of
+    the validation set (never out of training or test) with a :class:`SplitWarning`,
+    and listed in ``info["classes_without_val"]``; only if that fails too is a
+    ValueError raised. Minimum per class: 1 training and 1 test pixel, always.
 
     Args:
         gt: ``(H, W)`` labels, 0 = unlabelled.
@@ -387,8 +425,11 @@ def split_disjoint(
 
     Raises:
         ValueError: On bad sizes, an even patch size, or when a class ends with no
-            training, validation (if asked) or test pixel, which happens when a class's
-            only region is too small for the guard band; the message suggests a fix.
+            training or test pixel, which happens when a class's only region is too
+            small for the guard band; the message suggests a fix.
+
+    Warns:
+        SplitWarning: When classes had to be left out of the validation set.
     """
     train_size = _check_size(train_size, name="train_size", allow_zero=False)
     val_size = _check_size(val_size, name="val_size", allow_zero=True)
@@ -406,20 +447,33 @@ def split_disjoint(
 
     failure = ""
     attempts = 0
-    for _ in range(_ATTEMPTS):
-        attempts += 1
-        masks = _disjoint_attempt(gt, targets, radius, rng)
-        if isinstance(masks, str):
-            failure = masks
-            continue
-        train_mask, val_mask, test_mask = masks
-        break
-    else:
+    result = None
+    for drop_val in (False, True) if val_size else (False,):
+        for _ in range(_ATTEMPTS):
+            attempts += 1
+            outcome = _disjoint_attempt(gt, targets, radius, rng, drop_val=drop_val)
+            if not isinstance(outcome, str):
+                result = outcome
+                break
+            failure = outcome
+        if result is not None:
+            break
+    if result is None:
         raise ValueError(
-            f"{failure} (after {_ATTEMPTS} seeded attempts with patch_size={patch_size}, guard "
+            f"{failure} (after {attempts} seeded attempts with patch_size={patch_size}, guard "
             f"band {radius} pixels). The class's regions are too small or too close to "
             "other classes' training blocks: try a smaller patch_size, a smaller "
             "train_size/val_size, or split_random (and report its leakage)."
+        )
+    train_mask, val_mask, test_mask, no_val = result
+    if no_val:
+        warnings.warn(
+            f"split_disjoint: classes {no_val} are too small to hold training, validation and "
+            f"test pixels {radius} pixels apart (patch_size={patch_size}); they have no "
+            "validation pixels (recorded in split.info['classes_without_val']). Use a smaller "
+            "patch_size or val_size=0 to avoid this.",
+            SplitWarning,
+            stacklevel=2,
         )
     kept = int(train_mask.sum() + val_mask.sum() + test_mask.sum())
     info = {
@@ -430,6 +484,7 @@ def split_disjoint(
         "guard": radius,
         "guard_dropped": int(labelled.sum()) - kept,
         "attempts": attempts,
+        "classes_without_val": no_val,
     }
     logger.info("disjoint split: %s", info)
     return Split(
