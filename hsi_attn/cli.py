@@ -138,6 +138,8 @@ _TRAIN_OPTIONS: tuple[tuple[tuple[str, ...], str, str, dict[str, Any]], ...] = (
                                           "help": "wrap the model in torch.compile"}),
     (("--device",), "train", "device", {"help": "auto, cpu, cuda, cuda:N or mps"}),
     (("--seed",), "train", "seed", {"type": int, "help": "random seed"}),
+    (("--augment",), "train", "augment", {"action": argparse.BooleanOptionalAction,
+                                          "help": "random flips/rotations of training patches"}),
     (("--eval-batch-size",), "train", "eval_batch_size", {"type": int,
                                                           "help": "inference batch size"}),
 )
@@ -338,11 +340,6 @@ def _add_nothing(parser: argparse.ArgumentParser) -> None:
     del parser
 
 
-def _first_doc_line(obj: Any) -> str:
-    doc = getattr(obj, "__doc__", None) or ""
-    return doc.strip().splitlines()[0] if doc.strip() else ""
-
-
 def _run_models(args: argparse.Namespace) -> int:
     from hsi_attn.models import list_models
 
@@ -436,8 +433,10 @@ def main(argv: Sequence[str] | None = None) -> int:
     try:
         return args.handler(args)
     except KeyboardInterrupt:
-        out = getattr(args, "out", None)
-        hint = f"; continue with: hsi-attn train --out {out} --resume" if out else ""
+        hint = ""
+        if args.command == "train":
+            hint = ("; every finished epoch is checkpointed: repeat the command with --resume "
+                    "(and the same --out) to continue")
         print(f"hsi-attn: interrupted{hint}", file=sys.stderr)
         return EXIT_INTERRUPTED
     except _expected_errors() as exc:

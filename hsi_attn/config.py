@@ -95,6 +95,8 @@ class TrainConfig:
         device: ``"auto"`` (cuda, then mps, then cpu) or a torch device string.
         seed: Seeds python, numpy, torch and the data order.
         eval_batch_size: Batch size for validation and full-scene prediction.
+        augment: Random flips and 90-degree rotations of each training patch, drawn
+            from the seeded data-order generator.
     """
 
     epochs: int = 40
@@ -112,6 +114,7 @@ class TrainConfig:
     device: str = "auto"
     seed: int = 0
     eval_batch_size: int = 512
+    augment: bool = False
 
 
 @dataclass(frozen=True)

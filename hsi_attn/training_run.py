@@ -115,10 +115,13 @@ class PatchSource:
         batch_size: Patches per batch.
         shuffle: Shuffle with the loop's generator each epoch.
         drop_last: Drop an incomplete last batch (training: keeps BatchNorm batches > 1).
+        augment: Apply a random element of the dihedral group (flips and 90 degree
+            rotations of the spatial window) to each patch, drawn from the generator.
     """
 
     def __init__(self, sampler: Any, coords: np.ndarray, labels: np.ndarray, *,
-                 batch_size: int, shuffle: bool, drop_last: bool = False) -> None:
+                 batch_size: int, shuffle: bool, drop_last: bool = False,
+                 augment: bool = False) -> None:
         if len(coords) == 0:
             raise ValueError("a patch source needs at least one pixel; check the split sizes")
         self.sampler = sampler
@@ -128,6 +131,7 @@ class PatchSource:
         self.batch_size = batch_size
         self.shuffle = shuffle
         self.drop_last = drop_last and len(coords) > batch_size
+        self.augment = augment
 
     def __len__(self) -> int:
         n = len(self.coords)
@@ -140,7 +144,24 @@ class PatchSource:
         for i in range(len(self)):
             index = order[i * self.batch_size : (i + 1) * self.batch_size]
             patches = self.sampler.gather(self.coords[index.to(self.coords.device)], check=False)
+            if self.augment:
+                patches = _dihedral(patches, torch.randint(0, 8, (len(index),),
+                                                           generator=generator))
             yield patches, self.labels[index]
+
+
+def _dihedral(patches: torch.Tensor, ops: torch.Tensor) -> torch.Tensor:
+    """Apply op ``k`` (rotate by ``k % 4`` quarter turns, transpose if ``k >= 4``) per patch."""
+    out = patches.clone()
+    ops = ops.to(patches.device)
+    for k in range(1, 8):
+        chosen = ops == k
+        if bool(chosen.any()):
+            window = patches[chosen]
+            if k >= 4:
+                window = window.transpose(-1, -2)
+            out[chosen] = torch.rot90(window, k % 4, dims=(-2, -1))
+    return out
 
 
 @dataclass(frozen=True)
@@ -461,7 +482,8 @@ def train_run(
     sampler = _sampler(config, prepared.cube, device)
     train_cfg = config.train
     train_source = PatchSource(sampler, split.train, _labels_at(gt, split.train),
-                               batch_size=train_cfg.batch_size, shuffle=True, drop_last=True)
+                               batch_size=train_cfg.batch_size, shuffle=True, drop_last=True,
+                               augment=train_cfg.augment)
     val_source = PatchSource(sampler, split.val, _labels_at(gt, split.val),
                              batch_size=train_cfg.eval_batch_size, shuffle=False)
     built_in: list[Callback] = [BestModel()]

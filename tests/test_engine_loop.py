@@ -239,3 +239,16 @@ def test_history_csv_round_trip(tmp_path: Path) -> None:
     path = history.to_csv(tmp_path / "history.csv")
     back = History.from_csv(path)
     assert back == list(history)
+
+
+@pytest.mark.cuda
+@pytest.mark.skipif(not torch.cuda.is_available(), reason="needs a CUDA device")
+@pytest.mark.parametrize("precision", ["auto", "fp16", "fp32"])
+def test_cuda_training_and_resume(tmp_path: Path, precision: str) -> None:
+    config = _config(epochs=3, device="cuda", precision=precision)
+    model, history = _train(config, checkpoint_path=tmp_path / "run.pt")
+    assert next(model.parameters()).device.type == "cuda"
+    assert all(math.isfinite(r["train_loss"]) for r in history)
+    assert history[-1]["train_loss"] < history[0]["train_loss"]
+    _, again = _train(config, checkpoint_path=tmp_path / "run.pt", resume=True)
+    assert again.column("train_loss") == history.column("train_loss")

@@ -16,6 +16,7 @@ from hsi_attn.data import Scene
 from hsi_attn.engine import Callback, CheckpointError, History, load_checkpoint
 from hsi_attn.training_run import (
     RUN_FILES,
+    _dihedral,
     RunDirectoryError,
     evaluate_run,
     load_run_config,
@@ -186,3 +187,14 @@ def test_interrupted_run_resumes_to_the_uninterrupted_result(run_dir: Path, scen
     for key in ("train_loss", "val_loss", "val_oa", "lr"):
         assert result.history.column(key) == full.column(key), key
     np.testing.assert_array_equal(result.prediction, np.load(run_dir / "prediction.npy"))
+
+
+def test_dihedral_augmentation_gives_the_eight_symmetries() -> None:
+    patch = torch.arange(2 * 9, dtype=torch.float32).reshape(1, 1, 2, 3, 3)
+    images = _dihedral(patch.expand(8, -1, -1, -1, -1), torch.arange(8))
+    assert len({tuple(img.flatten().tolist()) for img in images}) == 8
+    assert torch.equal(images[0], patch[0])
+    # Spectra are moved, never mixed: every output holds the same multiset of spectra.
+    spectra = {tuple(patch[0, 0, :, i, j].tolist()) for i in range(3) for j in range(3)}
+    for img in images:
+        assert {tuple(img[0, :, i, j].tolist()) for i in range(3) for j in range(3)} == spectra

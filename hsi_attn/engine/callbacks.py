@@ -29,6 +29,7 @@ from __future__ import annotations
 
 import logging
 import math
+import os
 import sys
 from collections.abc import Iterable
 from typing import IO, TYPE_CHECKING, Any
@@ -232,7 +233,7 @@ class Checkpoint(Callback):
 
     order = 50
 
-    def __init__(self, path: Any) -> None:
+    def __init__(self, path: str | os.PathLike[str]) -> None:
         self.path = path
 
     def on_train_begin(self, state: TrainState) -> None:
