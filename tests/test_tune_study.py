@@ -148,3 +148,27 @@ def test_two_workers_share_one_journal_study(tmp_path: Path) -> None:
     assert len({t.params["lr"] for t in trials}) == len(trials)  # no duplicated evaluation
     rows = _rows(tmp_path / "trials.csv")
     assert [int(r["number"]) for r in rows] == numbers
+
+
+def test_trials_never_gather_a_test_pixel(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    import numpy as np
+
+    from hsi_attn.data import patches, splits
+
+    gathered: list[np.ndarray] = []
+    original = patches.PatchSampler.gather
+
+    def spy(self: patches.PatchSampler, coords: np.ndarray, **options):  # type: ignore[no-untyped-def]
+        gathered.append(np.asarray(coords).copy())
+        return original(self, coords, **options)
+
+    monkeypatch.setattr(patches.PatchSampler, "gather", spy)
+    base = tiny_base(epochs=1)
+    run_study(tiny_scene(), study_dir=tmp_path, base_config=base, n_trials=2, pruner="none",
+              retrain=False)
+    split = splits.split_random(tiny_scene().gt, base.data.train_size,
+                                val_size=base.data.val_size, seed=base.train.seed)
+    seen = {tuple(c) for batch in gathered for c in batch}
+    train, val = {tuple(c) for c in split.train}, {tuple(c) for c in split.val}
+    assert val <= seen <= train | val  # every validation pixel, training pixels, nothing else
+    assert not seen & {tuple(c) for c in split.test}

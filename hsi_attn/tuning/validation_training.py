@@ -139,7 +139,8 @@ def train_and_validate(
     sampler = PatchSampler(data.cube, config.model.patch_size, pad_mode=config.data.pad_mode,
                            device=target)
     train_source = PatchSource(sampler, data.train, data.train_labels,
-                               batch_size=train_cfg.batch_size, shuffle=True, drop_last=True)
+                               batch_size=train_cfg.batch_size, shuffle=True, drop_last=True,
+                               augment=train_cfg.augment)
     val_source = PatchSource(sampler, data.val, data.val_labels,
                              batch_size=train_cfg.eval_batch_size, shuffle=False)
     built_in: list[Callback] = [BestModel(restore=False)]
