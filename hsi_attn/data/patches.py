@@ -27,6 +27,21 @@ PAD_MODES = ("reflect", "symmetric")
 d``), ``symmetric`` repeats it (``c b a | a b c``); both as in ``numpy.pad``."""
 
 
+_CHUNK_ELEMENTS = 1 << 18  # 1 MiB of float32: small blocks the allocator reuses
+
+
+def _padded_rows(
+    cube: np.ndarray | Tensor, rows: np.ndarray, cols: np.ndarray, device: torch.device
+) -> Tensor:
+    """Rows ``rows`` of the padded cube, ``(k, W + 2g, B)`` float32 on ``device``."""
+    if isinstance(cube, Tensor):
+        index_r = torch.as_tensor(rows, device=cube.device)
+        index_c = torch.as_tensor(cols, device=cube.device)
+        return cube[index_r][:, index_c].to(device=device, dtype=torch.float32)
+    block = np.asarray(cube)[rows][:, cols].astype(np.float32, copy=False)
+    return torch.from_numpy(block).to(device)
+
+
 def _as_device(device: torch.device | str | None, cube: np.ndarray | Tensor) -> torch.device:
     if device is not None:
         return torch.device(device)
@@ -61,6 +76,8 @@ class PatchSampler:
         device: torch.device | str | None = None,
     ) -> None:
         self.patch_size = check_patch_size(patch_size)
+        if not isinstance(cube, Tensor):
+            cube = np.asarray(cube)
         if pad_mode not in PAD_MODES:
             raise ValueError(f"pad_mode must be one of {PAD_MODES}, got {pad_mode!r}")
         if cube.ndim != 3:
@@ -74,19 +91,18 @@ class PatchSampler:
         self.n_bands = bands
         self.pad_width = self.patch_size // 2
         g = self.pad_width
-        source = torch.as_tensor(cube, device=self.device)
         # Index vectors from numpy.pad give any pad size, even beyond the cube's side.
-        rows = torch.as_tensor(np.pad(np.arange(height), g, mode=pad_mode), device=self.device)
-        cols = torch.as_tensor(np.pad(np.arange(width), g, mode=pad_mode), device=self.device)
+        rows = np.pad(np.arange(height), g, mode=pad_mode)
+        cols = np.pad(np.arange(width), g, mode=pad_mode)
         self.padded = torch.empty(
             (bands, height + 2 * g, width + 2 * g), dtype=torch.float32, device=self.device
         )
         finite = True
-        for band in range(bands):  # one band at a time: no full-size temporary
-            plane = source[:, :, band].to(torch.float32)[rows[:, None], cols[None, :]]
-            finite = finite and bool(torch.isfinite(plane).all())
-            self.padded[band] = plane
-        del source
+        step = max(1, _CHUNK_ELEMENTS // max(1, (width + 2 * g) * bands))
+        for start in range(0, len(rows), step):  # row blocks: no full-size temporary
+            block = _padded_rows(cube, rows[start:start + step], cols, self.device)
+            finite = finite and bool(torch.isfinite(block).all())
+            self.padded[:, start:start + step] = block.permute(2, 0, 1)
         if not finite:
             raise ValueError(
                 "cube holds NaN or Inf values; they must not reach training. Use "
