@@ -316,29 +316,14 @@ def predict_probabilities(
 ) -> np.ndarray:
     """Class probabilities ``(H, W, K)`` for every pixel of a preprocessed cube.
 
-    Uses :func:`hsi_attn.inference.predict_scene` when it is available, otherwise
-    batched per-patch inference over every pixel (borders included).
+    Delegates to :func:`hsi_attn.inference.predict_scene` (dense one-pass inference for
+    models that have an exact dense form, batched per-patch inference otherwise).
     """
-    try:
-        from hsi_attn.inference import predict_scene
-    except ImportError:
-        predict_scene = None
-    model.eval()
-    if predict_scene is not None:
-        probs = predict_scene(model, cube, patch_size=patch_size, batch_size=batch_size,
-                              device=device)
-        return np.asarray(probs, dtype=np.float32)
-    from hsi_attn.data.patches import PatchSampler
+    from hsi_attn.inference import predict_scene
 
-    height, width = cube.shape[:2]
-    sampler = PatchSampler(cube, patch_size, pad_mode=pad_mode, device=device)
-    rows, cols = np.meshgrid(np.arange(height), np.arange(width), indexing="ij")
-    coords = np.stack([rows.ravel(), cols.ravel()], axis=1).astype(np.int64)
-    chunks = (sampler.gather(coords[i : i + batch_size])
-              for i in range(0, len(coords), batch_size))
-    probs = [torch.softmax(logits, dim=1).cpu()
-             for logits in predict_logits(model, chunks, device=device)]
-    return torch.cat(probs).numpy().reshape(height, width, -1)
+    probs = predict_scene(model, cube, patch_size=patch_size, batch_size=batch_size,
+                          device=device, pad_mode=pad_mode)
+    return np.asarray(probs, dtype=np.float32)
 
 
 # --------------------------------------------------------------------- run directory
