@@ -283,8 +283,7 @@ class PatchDataset(Dataset):
         return len(self.index)
 
     def __getitem__(self, item: int) -> Tensor | tuple[Tensor, Tensor]:
-        x = self.sampler.gather(self.index[item:item + 1] if item >= 0 else
-                                self.index[item].unsqueeze(0), check=False)[0]
+        x = self.sampler.gather(self.index[item].unsqueeze(0), check=False)[0]
         return x if self.labels is None else (x, self.labels[item])
 
     def __getitems__(self, items: list[int]) -> list[Tensor | tuple[Tensor, Tensor]]:

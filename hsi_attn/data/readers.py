@@ -27,72 +27,91 @@ def is_mat_v73(path: str | Path) -> bool:
     return bool(h5py.is_hdf5(str(path)))
 
 
-def read_mat_arrays(path: str | Path) -> dict[str, np.ndarray]:
-    """Every numeric array in a ``.mat`` file, keyed by variable name.
+_NUMERIC_MAT_CLASSES = {
+    "double", "single", "int8", "uint8", "int16", "uint16", "int32", "uint32", "int64",
+    "uint64", "logical",
+}
+
+
+def mat_shapes(path: str | Path) -> dict[str, tuple[int, ...]]:
+    """Name -> shape of every numeric array in a ``.mat`` file, without reading the data.
+
+    Shapes of v7.3 (HDF5) arrays are given in MATLAB order (h5py sees them reversed).
+    """
+    if is_mat_v73(path):
+        import h5py
+
+        with h5py.File(str(path), "r") as handle:
+            return {
+                key: tuple(int(v) for v in reversed(item.shape))
+                for key, item in handle.items()
+                if not key.startswith("#") and isinstance(item, h5py.Dataset)
+                and item.dtype.kind in "biuf"
+            }
+    from scipy.io import whosmat
+
+    return {
+        name: tuple(int(v) for v in shape)
+        for name, shape, matlab_class in whosmat(str(path))
+        if matlab_class in _NUMERIC_MAT_CLASSES
+    }
+
+
+def read_mat_variable(path: str | Path, variable: str) -> np.ndarray:
+    """Read one variable from a ``.mat`` file (v5/v7 or v7.3), and only that one.
 
     v7.3 (HDF5) files store arrays in MATLAB's column-major order, so h5py sees the
     axes reversed; they are transposed back here so that both container versions
     give the same ``(H, W, B)`` / ``(H, W)`` arrays.
 
-    Args:
-        path: The ``.mat`` file.
-
-    Returns:
-        Variable name -> array (native stored dtype).
-    """
-    if is_mat_v73(path):
-        return _read_hdf5_mat(path)
-    from scipy.io import loadmat
-
-    data = loadmat(str(path))
-    return {
-        key: value
-        for key, value in data.items()
-        if not key.startswith("__") and isinstance(value, np.ndarray) and value.dtype.kind in "biuf"
-    }
-
-
-def _read_hdf5_mat(path: str | Path) -> dict[str, np.ndarray]:
-    import h5py
-
-    arrays: dict[str, np.ndarray] = {}
-    with h5py.File(str(path), "r") as handle:
-        for key, item in handle.items():
-            if key.startswith("#") or not isinstance(item, h5py.Dataset):
-                continue
-            if item.dtype.kind not in "biuf":
-                continue
-            arrays[key] = np.ascontiguousarray(np.asarray(item[()]).T)
-    return arrays
-
-
-def read_mat_variable(path: str | Path, variable: str) -> np.ndarray:
-    """Read one variable from a ``.mat`` file (v5/v7 or v7.3).
-
     Raises:
         KeyError: If ``variable`` is not in the file; the message lists what is there.
     """
-    arrays = read_mat_arrays(path)
-    if variable not in arrays:
+    shapes = mat_shapes(path)
+    if variable not in shapes:
         raise KeyError(
             f"variable {variable!r} not found in {str(path)!r}; it holds "
-            f"{sorted(arrays) or 'no numeric arrays'}. Pass variable= with one of those names."
+            f"{sorted(shapes) or 'no numeric arrays'}. Pass variable= with one of those names."
         )
-    return arrays[variable]
+    if is_mat_v73(path):
+        import h5py
+
+        with h5py.File(str(path), "r") as handle:
+            return np.ascontiguousarray(np.asarray(handle[variable][()]).T)
+    from scipy.io import loadmat
+
+    return loadmat(str(path), variable_names=[variable])[variable]
 
 
-def _pick(arrays: dict[str, np.ndarray], path: Path, variable: str | None, ndims: tuple[int, ...],
-          what: str) -> np.ndarray:
+def _npz_shapes(path: Path) -> dict[str, tuple[int, ...]]:
+    shapes = {}
+    with np.load(path, allow_pickle=False) as archive:
+        for key in archive.files:
+            with archive.zip.open(f"{key}.npy") as handle:
+                version = np.lib.format.read_magic(handle)
+                reader = (np.lib.format.read_array_header_1_0 if version == (1, 0)
+                          else np.lib.format.read_array_header_2_0)
+                shapes[key] = tuple(reader(handle)[0])
+    return shapes
+
+
+def _read_npz(path: Path, variable: str) -> np.ndarray:
+    with np.load(path, allow_pickle=False) as archive:
+        return archive[variable]
+
+
+def _pick(shapes: dict[str, tuple[int, ...]], path: Path, variable: str | None,
+          ndims: tuple[int, ...], what: str) -> str:
+    """The name of the array to read: ``variable``, or the only one with a fitting ndim."""
     if variable is not None:
-        if variable not in arrays:
+        if variable not in shapes:
             raise KeyError(
-                f"variable {variable!r} not found in {str(path)!r}; it holds {sorted(arrays)}."
+                f"variable {variable!r} not found in {str(path)!r}; it holds {sorted(shapes)}."
             )
-        return arrays[variable]
-    candidates = {k: v for k, v in arrays.items() if v.ndim in ndims}
+        return variable
+    candidates = [k for k, shape in shapes.items() if len(shape) in ndims]
     if len(candidates) == 1:
-        return next(iter(candidates.values()))
-    shapes = {k: tuple(v.shape) for k, v in arrays.items()}
+        return candidates[0]
     if not candidates:
         raise ValueError(
             f"{str(path)!r} holds no {'/'.join(map(str, ndims))}-D array to use as {what}: "
@@ -102,11 +121,6 @@ def _pick(arrays: dict[str, np.ndarray], path: Path, variable: str | None, ndims
         f"{str(path)!r} holds several arrays that could be the {what}: "
         f"{ {k: shapes[k] for k in candidates} }. Pass variable=<name> to choose one."
     )
-
-
-def _read_npz(path: Path) -> dict[str, np.ndarray]:
-    with np.load(path, allow_pickle=False) as archive:
-        return {key: archive[key] for key in archive.files}
 
 
 def _read_envi(path: Path) -> np.ndarray:
@@ -130,8 +144,10 @@ def _read_any(path: str | Path, variable: str | None, ndims: tuple[int, ...], wh
         raise FileNotFoundError(f"{what} file {str(path)!r} does not exist")
     suffix = path.suffix.lower()
     readers: dict[str, Callable[[], np.ndarray]] = {
-        ".mat": lambda: _pick(read_mat_arrays(path), path, variable, ndims, what),
-        ".npz": lambda: _pick(_read_npz(path), path, variable, ndims, what),
+        ".mat": lambda: read_mat_variable(
+            path, _pick(mat_shapes(path), path, variable, ndims, what)
+        ),
+        ".npz": lambda: _read_npz(path, _pick(_npz_shapes(path), path, variable, ndims, what)),
         ".npy": lambda: np.load(path, allow_pickle=False),
     }
     for envi_suffix in _ENVI_SUFFIXES:
