@@ -13,8 +13,10 @@ Every split returns a :class:`Split` of ``(n, 2)`` int64 ``(row, col)`` coordina
 
 Sizes: a float in (0, 1) is a fraction of each class, rounded, with at least one
 pixel; an int is a count per class. Every class present in ``gt`` keeps at least one
-training and one test pixel (and one validation pixel when a validation set is
-asked for); a request that cannot meet this raises ValueError naming the class.
+training and one test pixel, and one validation pixel when a validation set is asked
+for (except that :func:`split_disjoint` may leave a class too small for its guard band
+out of validation, with a :class:`SplitWarning`); a request that cannot meet this
+raises ValueError naming the class.
 Reference for why random splits mislead: Nalepa, Myller & Kawulok, "Validating
 Hyperspectral Image Segmentation", IEEE GRSL 2019, https://arxiv.org/abs/1811.03707.
 """
