@@ -252,3 +252,17 @@ def test_cuda_training_and_resume(tmp_path: Path, precision: str) -> None:
     assert history[-1]["train_loss"] < history[0]["train_loss"]
     _, again = _train(config, checkpoint_path=tmp_path / "run.pt", resume=True)
     assert again.column("train_loss") == history.column("train_loss")
+
+
+def test_progress_bar_shows_loss_and_validation_accuracy() -> None:
+    import io
+
+    from hsi_attn.engine import ProgressBar
+
+    stream = io.StringIO()
+    _train(_config(epochs=2), callbacks=[ProgressBar(enabled=True, stream=stream)])
+    text = stream.getvalue()
+    assert "loss=" in text and "val_oa=" in text and "2/2" in text
+    silent = io.StringIO()
+    _train(_config(epochs=1), callbacks=[ProgressBar(enabled=False, stream=silent)])
+    assert silent.getvalue() == ""
