@@ -51,7 +51,16 @@ from hsi_attn.engine import (
     seed_everything,
     summarize_runs,
 )
+from hsi_attn.data import Scene, list_scenes, load_cube, load_scene, load_user_scene, splits
+from hsi_attn.data.splits import Split
+from hsi_attn.data.patches import PatchSampler
+from hsi_attn.data.preprocess import Preprocessor, fit_preprocessor
 from hsi_attn.engine.atomic import save_npy_atomic, write_json_atomic
+from hsi_attn.inference import predict_scene
+from hsi_attn.layers import list_attention
+from hsi_attn.models import create_model, list_models, profile
+from hsi_attn.plots import plot_classification_map, plot_confusion, save_figure
+from hsi_attn.registry import lookup, make_registry
 
 __all__ = [
     "RUN_FILES",
@@ -119,7 +128,7 @@ class PatchSource:
             rotations of the spatial window) to each patch, drawn from the generator.
     """
 
-    def __init__(self, sampler: Any, coords: np.ndarray, labels: np.ndarray, *,
+    def __init__(self, sampler: PatchSampler, coords: np.ndarray, labels: np.ndarray, *,
                  batch_size: int, shuffle: bool, drop_last: bool = False,
                  augment: bool = False) -> None:
         if len(coords) == 0:
@@ -166,20 +175,18 @@ def _dihedral(patches: torch.Tensor, ops: torch.Tensor) -> torch.Tensor:
 
 @dataclass(frozen=True)
 class _Prepared:
-    scene: Any
-    split: Any
-    preprocessor: Any
+    scene: Scene
+    split: Split
+    preprocessor: Preprocessor
     cube: np.ndarray  # preprocessed (H, W, B') float32
 
 
-def _load_scene(config: RunConfig, scene: Any, root: str | os.PathLike[str] | None,
-                download: bool) -> Any:
+def _load_scene(config: RunConfig, scene: Scene | None, root: str | os.PathLike[str] | None,
+                download: bool) -> Scene:
     if scene is not None:
         return scene
     data = config.data
     if data.cube_path is not None:
-        from hsi_attn.data import load_user_scene
-
         if data.gt_path is None:
             raise ValueError(
                 f"training on your own cube {data.cube_path!r} needs its ground truth: "
@@ -187,20 +194,12 @@ def _load_scene(config: RunConfig, scene: Any, root: str | os.PathLike[str] | No
             )
         return load_user_scene(data.cube_path, data.gt_path, cube_variable=data.cube_variable,
                                gt_variable=data.gt_variable, name=data.scene)
-    from hsi_attn.data import load_scene
-
     return load_scene(data.scene, root=root, download=download)
 
 
 def _check_names(config: RunConfig, *, registered_scene: bool) -> None:
     """Fail fast, before any data is read, on unknown scene, model or attention names."""
-    from hsi_attn.layers import list_attention
-    from hsi_attn.models import list_models
-    from hsi_attn.registry import lookup, make_registry
-
     if registered_scene:
-        from hsi_attn.data import list_scenes
-
         lookup(make_registry([(n, n) for n in list_scenes()], kind="scene"),
                config.data.scene, kind="scene")
     lookup(make_registry([(n, n) for n in list_models()], kind="model"),
@@ -209,9 +208,7 @@ def _check_names(config: RunConfig, *, registered_scene: bool) -> None:
            config.model.attention, kind="attention")
 
 
-def _split(config: RunConfig, gt: np.ndarray) -> Any:
-    from hsi_attn.data import splits
-
+def _split(config: RunConfig, gt: np.ndarray) -> Split:
     data = config.data
     if data.split == "random":
         return splits.split_random(gt, data.train_size, val_size=data.val_size,
@@ -222,9 +219,7 @@ def _split(config: RunConfig, gt: np.ndarray) -> Any:
     raise ValueError(f"unknown split {data.split!r}. Accepted: random, disjoint.")
 
 
-def _prepare(config: RunConfig, scene: Any) -> _Prepared:
-    from hsi_attn.data.preprocess import fit_preprocessor
-
+def _prepare(config: RunConfig, scene: Scene) -> _Prepared:
     split = _split(config, scene.gt)
     if len(split.val) == 0:
         raise ValueError(
@@ -239,9 +234,7 @@ def _prepare(config: RunConfig, scene: Any) -> _Prepared:
     return _Prepared(scene=scene, split=split, preprocessor=preprocessor, cube=cube)
 
 
-def _sampler(config: RunConfig, cube: np.ndarray, device: torch.device) -> Any:
-    from hsi_attn.data.patches import PatchSampler
-
+def _sampler(config: RunConfig, cube: np.ndarray, device: torch.device) -> PatchSampler:
     return PatchSampler(cube, config.model.patch_size, pad_mode=config.data.pad_mode,
                         device=device)
 
@@ -254,8 +247,6 @@ def _labels_at(gt: np.ndarray, coords: np.ndarray) -> np.ndarray:
 
 
 def _build_model(config: RunConfig, n_bands: int, n_classes: int) -> nn.Module:
-    from hsi_attn.models import create_model
-
     model_cfg = config.model
     model = create_model(
         model_cfg.name, n_bands=n_bands, n_classes=n_classes, patch_size=model_cfg.patch_size,
@@ -290,15 +281,7 @@ def _check_forward(model: nn.Module, config: RunConfig, n_bands: int, n_classes:
 
 
 def _model_profile(model: nn.Module, n_bands: int, patch_size: int) -> dict[str, Any]:
-    try:
-        from hsi_attn.models import profile
-    except ImportError:
-        return {"params": int(sum(p.numel() for p in model.parameters()))}
-    try:
-        info = profile(model, (1, 1, n_bands, patch_size, patch_size))
-    except Exception as exc:  # profiling is informative only; never fail a run for it
-        logger.warning("could not profile the model: %s", exc)
-        return {"params": int(sum(p.numel() for p in model.parameters()))}
+    info = profile(model, (1, 1, n_bands, patch_size, patch_size))
     return {k: v for k, v in dict(info).items() if isinstance(v, (int, float, str))}
 
 
@@ -319,8 +302,6 @@ def predict_probabilities(
     Delegates to :func:`hsi_attn.inference.predict_scene` (dense one-pass inference for
     models that have an exact dense form, batched per-patch inference otherwise).
     """
-    from hsi_attn.inference import predict_scene
-
     probs = predict_scene(model, cube, patch_size=patch_size, batch_size=batch_size,
                           device=device, pad_mode=pad_mode)
     return np.asarray(probs, dtype=np.float32)
@@ -406,7 +387,7 @@ def train_run(
     config: RunConfig,
     out_dir: str | os.PathLike[str] | None = None,
     *,
-    scene: Any = None,
+    scene: Scene | None = None,
     root: str | os.PathLike[str] | None = None,
     download: bool = False,
     resume: bool = False,
@@ -533,10 +514,8 @@ def train_run(
     return RunResult(out_dir=out, metrics=metrics, history=history, prediction=prediction)
 
 
-def _write_figures(out: Path, prediction: np.ndarray, scene: Any, metrics: dict[str, Any],
+def _write_figures(out: Path, prediction: np.ndarray, scene: Scene, metrics: dict[str, Any],
                    config: RunConfig) -> None:
-    from hsi_attn.plots import plot_classification_map, plot_confusion, save_figure
-
     title = (f"{scene.name} | {config.model.name} + {config.model.attention} | "
              f"OA {100 * (metrics['oa'] or 0):.2f}%  AA {100 * (metrics['aa'] or 0):.2f}%  "
              f"kappa {metrics['kappa'] or 0:.4f}")
@@ -593,7 +572,7 @@ class _LoadedRun:
     config: RunConfig
     model: nn.Module
     extra: dict[str, Any]
-    preprocessor: Any
+    preprocessor: Preprocessor
     finished: bool
 
 
@@ -603,8 +582,6 @@ def _load_run(run_dir: Path, device: torch.device) -> _LoadedRun:
     try:
         extra = _to_numpy(payload["extra"])
         n_bands, n_classes = int(extra["n_bands"]), int(extra["n_classes"])
-        from hsi_attn.data.preprocess import Preprocessor
-
         preprocessor = Preprocessor.from_state_dict(extra["preprocessor"])
         model = _build_model(config, n_bands, n_classes)
         model.load_state_dict(payload["model"])
@@ -622,7 +599,7 @@ def _load_run(run_dir: Path, device: torch.device) -> _LoadedRun:
 def evaluate_run(
     run_dir: str | os.PathLike[str],
     *,
-    scene: Any = None,
+    scene: Scene | None = None,
     root: str | os.PathLike[str] | None = None,
     download: bool = False,
     device: str | None = None,
@@ -691,9 +668,6 @@ def predict_cube(
             suffix is not .npy/.png.
         FileExistsError: If an output exists and ``overwrite`` is False.
     """
-    from hsi_attn.data import load_cube
-    from hsi_attn.plots import plot_classification_map, save_figure
-
     run_dir, out_path = Path(run_dir), Path(out_path)
     suffix = out_path.suffix.lower()
     if suffix not in (".npy", ".png"):

@@ -9,6 +9,7 @@ from typing import TYPE_CHECKING, Any
 
 import torch
 from torch import nn
+from torch.optim.lr_scheduler import LRScheduler
 
 from hsi_attn.config import TrainConfig
 from hsi_attn.engine.checkpoint import CHECKPOINT_FORMAT, save_checkpoint
@@ -46,8 +47,8 @@ class TrainState:
 
     model: nn.Module
     optimizer: torch.optim.Optimizer
-    scheduler: Any
-    scaler: Any
+    scheduler: LRScheduler | None
+    scaler: torch.amp.GradScaler | None
     config: TrainConfig
     device: torch.device
     generator: torch.Generator
