@@ -33,8 +33,9 @@ class _FakeTrial:
         return self.reports[-1][1] == self.prune_at
 
 
-def _state(history: list[dict]) -> SimpleNamespace:
-    return SimpleNamespace(history=history)
+def _state(history: list[dict], epochs: int = 5, stop: bool = False) -> SimpleNamespace:
+    return SimpleNamespace(history=history, config=SimpleNamespace(epochs=epochs),
+                           stop_training=stop)
 
 
 def test_pruning_callback_reports_each_epoch_and_raises_when_told() -> None:
@@ -46,6 +47,15 @@ def test_pruning_callback_reports_each_epoch_and_raises_when_told() -> None:
     with pytest.raises(optuna.TrialPruned, match="epoch 2"):
         callback.on_epoch_end(_state(history))  # type: ignore[arg-type]
     assert trial.reports == [(0.5, 1), (0.25, 2)]
+
+
+@pytest.mark.parametrize(("epochs", "stop"), [(2, False), (5, True)])
+def test_the_last_epoch_is_reported_but_never_pruned(epochs: int, stop: bool) -> None:
+    trial = _FakeTrial(prune_at=2)
+    history = [{"epoch": 1, "val_oa": 0.5}, {"epoch": 2, "val_oa": 0.25}]
+    PruningCallback(trial).on_epoch_end(  # type: ignore[arg-type]
+        _state(history, epochs=epochs, stop=stop))  # type: ignore[arg-type]
+    assert trial.reports == [(0.25, 2)]
 
 
 def test_pruning_callback_needs_validation_data() -> None:

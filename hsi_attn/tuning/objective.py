@@ -42,6 +42,9 @@ logger = logging.getLogger(__name__)
 class PruningCallback(Callback):
     """Report ``monitor`` to the trial after every epoch and stop it when it should be pruned.
 
+    The last epoch (the configured maximum, or one after which early stopping ends
+    training) is reported but never pruned: the trial has done all its work by then.
+
     Args:
         trial: The running trial.
         monitor: History key to report (default ``val_oa``).
@@ -68,7 +71,10 @@ class PruningCallback(Callback):
             )
         epoch = int(record["epoch"])
         self.trial.report(float(value), step=epoch)
-        if self.trial.should_prune():
+        # A trial that has trained its last epoch is complete: pruning it would only
+        # throw its result away.
+        finishing = epoch >= state.config.epochs or state.stop_training
+        if not finishing and self.trial.should_prune():
             raise optuna.TrialPruned(f"pruned after epoch {epoch} with {self.monitor} {value:.4f}")
 
 

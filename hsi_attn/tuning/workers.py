@@ -133,7 +133,8 @@ def run_worker(spec: WorkerSpec, worker_index: int = 0, *,
     study = optuna.load_study(
         study_name=spec.study_name, storage=storage,
         sampler=create_sampler(spec.sampler, seed=seed, parallel=spec.parallel),
-        pruner=create_pruner(spec.pruner, max_epochs=spec.base.train.epochs),
+        pruner=create_pruner(spec.pruner, max_epochs=spec.base.train.epochs,
+                             n_trials=spec.n_trials),
     )
     scene = load_study_scene(spec.base, spec.scene, root=spec.root, download=spec.download)
     objective = Objective(scene, spec.base, spec.space, callbacks=callbacks, device=spec.device)
