@@ -102,3 +102,16 @@ def test_resuming_with_other_settings_is_refused(tmp_path: Path) -> None:
                                          r"epochs: 1 -> 2\).*another --study-name"):
         run_study(tiny_scene(), study_dir=tmp_path, base_config=tiny_base(epochs=2), n_trials=1,
                   pruner="none", retrain=False, study_name="s")
+
+
+def test_resuming_on_another_device_is_allowed(tmp_path: Path) -> None:
+    import dataclasses
+
+    base = tiny_base(epochs=1)
+    run_study(tiny_scene(), study_dir=tmp_path, base_config=base, n_trials=1, pruner="none",
+              retrain=False, study_name="s")
+    faster = dataclasses.replace(base, train=dataclasses.replace(base.train, device="auto",
+                                                                 eval_batch_size=64))
+    result = run_study(tiny_scene(), study_dir=tmp_path, base_config=faster, n_trials=2,
+                       pruner="none", retrain=False, study_name="s")
+    assert result.counts["COMPLETE"] == 2
