@@ -182,3 +182,12 @@ def test_trials_never_gather_a_test_pixel(tmp_path: Path, monkeypatch: pytest.Mo
     train, val = {tuple(c) for c in split.train}, {tuple(c) for c in split.val}
     assert val <= seen <= train | val  # every validation pixel, training pixels, nothing else
     assert not seen & {tuple(c) for c in split.test}
+
+
+def test_timeout_stops_starting_trials_and_hyperband_runs(tmp_path: Path) -> None:
+    result = run_study(tiny_scene(), study_dir=tmp_path, base_config=tiny_base(epochs=2),
+                       n_trials=5, timeout=0.01, pruner="hyperband", sampler="random",
+                       retrain=False)
+    # optimize checks the clock between trials: the first one runs, then the time is up.
+    assert result.counts["COMPLETE"] + result.counts["PRUNED"] == 1
+    assert (tmp_path / "best_params.json").is_file()
