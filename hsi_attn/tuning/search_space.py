@@ -35,7 +35,7 @@ from hsi_attn.layers import accepted_options, attention_class
 if TYPE_CHECKING:
     import optuna
 
-__all__ = ["SearchSpace", "load_search_space", "suggest_config"]
+__all__ = ["SearchSpace", "load_search_space", "search_space_from_dict", "suggest_config"]
 
 
 @dataclass(frozen=True)

@@ -44,7 +44,7 @@ from hsi_attn.tuning.search_space import SearchSpace, load_search_space, suggest
 from hsi_attn.tuning.storage import StorageSpec, resolve_storage
 from hsi_attn.tuning.workers import FINISHED, WorkerSpec, run_workers
 
-__all__ = ["StudyResult", "run_study"]
+__all__ = ["StudyResult", "default_study_name", "run_study"]
 
 logger = logging.getLogger(__name__)
 

@@ -23,7 +23,7 @@ import torch
 from hsi_attn.config import RunConfig
 from hsi_attn.engine import BestModel, Callback, EarlyStopping, History, fit, seed_everything
 
-__all__ = ["PreparedData", "prepare_data", "train_and_validate"]
+__all__ = ["PreparedData", "build_model", "data_key", "prepare_data", "train_and_validate"]
 
 logger = logging.getLogger(__name__)
 

@@ -33,7 +33,7 @@ from hsi_attn.tuning.search_space import SearchSpace
 from hsi_attn.tuning.storage import StorageSpec
 
 __all__ = ["FINISHED", "TrialBudget", "WorkerError", "WorkerSpec", "run_worker", "run_workers",
-           "trials_left"]
+           "trials_left", "worker_seed"]
 
 logger = logging.getLogger(__name__)
 
