@@ -356,6 +356,44 @@ def _run_attention(args: argparse.Namespace) -> int:
     return 0
 
 
+# --------------------------------------------------------------- tune, experiment
+
+
+def _add_tune(parser: argparse.ArgumentParser) -> None:
+    from hsi_attn.tuning.cli_entry import add_tune_arguments
+
+    add_tune_arguments(parser)
+
+
+def _run_tune(args: argparse.Namespace) -> int:
+    from hsi_attn.tuning.cli_entry import run_tune_command
+
+    return run_tune_command(args)
+
+
+def _add_experiment(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument("config", type=Path, help="experiment file (experiments/configs/*.toml)")
+    parser.add_argument("--out", type=Path, default=None,
+                        help="results folder (default experiments/results/<experiment name>)")
+    parser.add_argument("--quick", action="store_true",
+                        help="smoke run: the file's [quick] overrides and the first seed only")
+
+
+def _run_experiment(args: argparse.Namespace) -> int:
+    from hsi_attn.experiment import load_experiment, run_and_publish
+
+    spec = load_experiment(args.config)
+    out = args.out or Path("experiments") / "results" / (spec.name + ("_quick" if args.quick else ""))
+    command = shlex.join(["hsi-attn", *args.argv])
+    summary = run_and_publish(spec, out, quick=args.quick, command=command)
+    for cell in summary["cells"]:
+        oa = cell["oa"]
+        print(f"{cell['scene']}/{cell['protocol']} {cell['model']}+{cell['attention']}: "
+              f"OA {100 * oa['mean']:.2f} +/- {100 * oa['std']:.2f} % over {oa['n']} seeds")
+    print(f"results written to {out}")
+    return 0
+
+
 SUBCOMMANDS: tuple[Subcommand, ...] = (
     Subcommand("train", "train, evaluate and map one run (defaults: the main job)",
                _add_train, _run_train),
@@ -365,6 +403,10 @@ SUBCOMMANDS: tuple[Subcommand, ...] = (
                _add_scenes, _run_scenes),
     Subcommand("models", "list model families", _add_nothing, _run_models),
     Subcommand("attention", "list attention layers", _add_nothing, _run_attention),
+    Subcommand("tune", "Optuna search over reduction ratio, kernel size and learning rate",
+               _add_tune, _run_tune),
+    Subcommand("experiment", "run (or resume) an experiment grid and publish its tables",
+               _add_experiment, _run_experiment),
 )
 
 

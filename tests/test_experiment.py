@@ -137,3 +137,55 @@ def test_missing_cube_fails_clearly(tmp_path: Path, monkeypatch: pytest.MonkeyPa
     spec = load_experiment(next(p for p in CONFIGS if p.stem == "pavia_university"))
     with pytest.raises(DatasetNotFoundError, match="pavia"):
         run_experiment(spec, tmp_path / "out", quick=True)
+
+
+def test_quick_experiment_runs_end_to_end_through_the_cli(tmp_path: Path) -> None:
+    from hsi_attn.cli import main
+
+    rng = np.random.default_rng(0)
+    gt = np.zeros((18, 18), dtype=np.int64)
+    gt[2:8, 2:16], gt[10:16, 2:9], gt[10:16, 10:16] = 1, 2, 3
+    centres = rng.normal(size=(4, 8)) * 3
+    cube = (centres[gt] + rng.normal(size=(18, 18, 8))).astype(np.float32)
+    np.save(tmp_path / "cube.npy", cube)
+    np.save(tmp_path / "gt.npy", gt)
+    config = tmp_path / "tiny.toml"
+    config.write_text(f"""
+name = "tiny"
+scenes = ["tiny"]
+seeds = [3, 4]
+[base.data]
+cube_path = "{tmp_path / 'cube.npy'}"
+gt_path = "{tmp_path / 'gt.npy'}"
+[base.model]
+patch_size = 3
+[base.train]
+epochs = 3
+batch_size = 16
+device = "cpu"
+[protocols.random30]
+split = "random"
+train_size = 0.3
+val_size = 0.1
+[grid]
+models = ["resnet3d"]
+attentions = ["none", "eca_band"]
+[quick.train]
+epochs = 1
+""")
+    out = tmp_path / "results"
+    assert main(["experiment", str(config), "--quick", "--out", str(out), "--quiet"]) == 0
+    summary = json.loads((out / "summary.json").read_text())
+    assert {c["attention"] for c in summary["cells"]} == {"none", "eca_band"}
+    assert all(c["seeds"] == [3] for c in summary["cells"])
+    table = (out / "tiny_random30.md").read_text()
+    assert "hsi-attn experiment" in table and "| resnet3d | eca_band | 1 |" in table
+    assert len(json.loads((out / "runs.json").read_text())) == 2
+    assert sorted(p.name for p in (out / "maps").iterdir()) == [
+        "tiny_random30_resnet3d-eca_band.png", "tiny_random30_resnet3d-none.png",
+    ]
+    runs = sorted((out / "runs").glob("tiny/random30/*/seed3/metrics.json"))
+    assert len(runs) == 2
+    stamp = [p.stat().st_mtime_ns for p in runs]
+    assert main(["experiment", str(config), "--quick", "--out", str(out), "--quiet"]) == 0
+    assert [p.stat().st_mtime_ns for p in runs] == stamp  # finished runs are not redone

@@ -165,8 +165,9 @@ def _validate_names(spec: ExperimentSpec) -> None:
 
     scenes = make_registry([(s, s) for s in list_scenes()], kind="scene")
     models = make_registry([(m, m) for m in list_models()], kind="model")
-    for scene in spec.scenes:
-        lookup(scenes, scene, kind="scene")
+    if spec.base.data.cube_path is None:  # a user's own cube is named freely
+        for scene in spec.scenes:
+            lookup(scenes, scene, kind="scene")
     for model, attention in spec.cells:
         lookup(models, model, kind="model")
         attention_class(attention)
