@@ -150,3 +150,14 @@ def test_resume_continues_with_saved_settings(run_dir: Path, tmp_path: Path,
     assert "OA" in out
     code, _, err = _run(["train", "--out", str(copy), "--resume", "--lr", "0.5"], capsys)
     _assert_one_line_error(code, err, "train.lr: 0.003 -> 0.5")
+
+
+def test_several_seeds_print_mean_and_std(files: tuple[Path, Path], tmp_path: Path,
+                                          capsys: pytest.CaptureFixture[str]) -> None:
+    code, out, err = _run(_train_args(files, tmp_path / "many", "--runs", "2"), capsys)
+    assert code == 0, err
+    assert "seed 0: OA" in out and "seed 1: OA" in out
+    assert "2 runs (seeds 0, 1): OA" in out and "±" in out
+    summary = json.loads((tmp_path / "many" / "summary.json").read_text())
+    assert summary["seeds"] == [0, 1]
+    assert (tmp_path / "many" / "seed1" / "metrics.json").is_file()
