@@ -49,6 +49,7 @@ def predict_scene(
     device: torch.device | str | None = None,
     max_memory: int = 1 << 30,
     pad_mode: str = "reflect",
+    tile_size: int | None = None,
 ) -> np.ndarray:
     """Class probabilities for every pixel of ``cube``.
 
@@ -64,20 +65,23 @@ def predict_scene(
         device: Where to compute; default the device of the model's parameters.
         max_memory: Approximate bound in bytes on the activations of one dense tile.
         pad_mode: How the borders are padded, ``"reflect"`` or ``"symmetric"``.
+        tile_size: Side of the dense output tiles; None derives it from ``max_memory``.
 
     Returns:
         Probabilities ``(H, W, K)`` (softmax over K) in the model's dtype.
 
     Raises:
-        ValueError: On an unknown method or pad mode, a cube that is not ``(H, W, B)``,
-            a band count or patch size the model was not built for, ``method="dense"``
-            on a model without a dense twin, or a non-positive batch size or memory
-            budget.
+        ValueError: On an unknown method or pad mode, a cube that is not ``(H, W, B)``
+            or holds NaN/Inf, a band count or patch size the model was not built for,
+            ``method="dense"`` on a model without a dense twin, or a non-positive batch
+            size, memory budget or tile size.
     """
     method = _check_choice(method, METHODS, name="method")
     pad_mode = _check_choice(pad_mode, PAD_MODES, name="pad_mode")
     _check_positive(batch_size, name="batch_size")
     _check_positive(max_memory, name="max_memory")
+    if tile_size is not None:
+        _check_positive(tile_size, name="tile_size")
     reference = next(model.parameters(), None)
     device = torch.device(device) if device is not None else (
         reference.device if reference is not None else torch.device("cpu")
@@ -97,7 +101,7 @@ def predict_scene(
     try:
         with torch.inference_mode():
             if chosen == "dense":
-                probs = _predict_dense(model, cube, device, max_memory, pad_mode)  # type: ignore[arg-type]
+                probs = _predict_dense(model, cube, device, max_memory, pad_mode, tile_size)  # type: ignore[arg-type]
             else:
                 probs = _predict_patches(model, cube, patch_size, device, batch_size, pad_mode)
     finally:
@@ -133,6 +137,7 @@ def _predict_dense(
     device: torch.device,
     max_memory: int,
     pad_mode: str,
+    tile_size: int | None,
 ) -> np.ndarray:
     height, width, _ = cube.shape
     p = model.patch_size
@@ -141,7 +146,9 @@ def _predict_dense(
     padded = np.pad(cube, ((half, half), (half, half), (0, 0)), mode=pad_mode)
     scene = torch.from_numpy(np.ascontiguousarray(padded.transpose(2, 0, 1)))[None, None]
     scene = scene.to(_dtype_of(model))  # type: ignore[arg-type]
-    tile = dense_tile_size(twin, n_bands=cube.shape[2], patch_size=p, max_memory=max_memory, device=device)
+    tile = tile_size or dense_tile_size(
+        twin, n_bands=cube.shape[2], patch_size=p, max_memory=max_memory, device=device
+    )
     tiles = list(tile_grid(height, width, tile))
     logger.debug("dense inference: %d tile(s) of up to %dx%d pixels", len(tiles), tile, tile)
     out = None

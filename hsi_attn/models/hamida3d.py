@@ -55,7 +55,7 @@ class HamidaHead(nn.Module):
     """``pool2``, ``conv3``, ``conv4``, attention and classifier on a 1 x 1 window.
 
     Shape:
-        Input ``(N, 35, D, 1, 1)``; output logits ``(N, K)``.
+        Input ``(N, C, D, 1, 1)``; output logits ``(N, K)``.
     """
 
     def __init__(
@@ -63,16 +63,18 @@ class HamidaHead(nn.Module):
         n_bands: int,
         n_classes: int,
         *,
+        channels: int,
         attention: str,
         attention_kwargs: dict[str, Any] | None,
     ) -> None:
         super().__init__()
-        self.pool2 = nn.Conv3d(35, 35, (3, 1, 1), stride=(2, 1, 1), padding=(1, 0, 0))
-        self.conv3 = nn.Conv3d(35, 35, (3, 1, 1), padding=(1, 0, 0))
-        self.conv4 = nn.Conv3d(35, 35, (2, 1, 1), stride=(2, 1, 1), padding=(1, 0, 0))
+        c = channels
+        self.pool2 = nn.Conv3d(c, c, (3, 1, 1), stride=(2, 1, 1), padding=(1, 0, 0))
+        self.conv3 = nn.Conv3d(c, c, (3, 1, 1), padding=(1, 0, 0))
+        self.conv4 = nn.Conv3d(c, c, (2, 1, 1), stride=(2, 1, 1), padding=(1, 0, 0))
         self.relu = nn.ReLU(inplace=True)
-        self.attention = create_attention(attention, 35, **(attention_kwargs or {}))
-        self.classifier = nn.Linear(35 * _spectral_length(n_bands), n_classes)
+        self.attention = create_attention(attention, c, **(attention_kwargs or {}))
+        self.classifier = nn.Linear(c * _spectral_length(n_bands), n_classes)
 
     def forward(self, x: Tensor) -> Tensor:
         x = self.relu(self.pool2(x))
@@ -92,6 +94,7 @@ class Hamida3d(WindowAveragedNet):
         patch_size: Odd spatial window side p >= 1 (the paper uses 5).
         attention: Registered 3-D attention name, applied after ``conv4``.
         attention_kwargs: Options for the attention (reduction, kernel_size, gate).
+        channels: Kernels of the first and of the later layers; the paper's (20, 35).
 
     Shape:
         Input ``(N, 1, B, p, p)``; output logits ``(N, K)``.
@@ -105,6 +108,7 @@ class Hamida3d(WindowAveragedNet):
         patch_size: int,
         attention: str = "none",
         attention_kwargs: dict[str, Any] | None = None,
+        channels: tuple[int, int] = (20, 35),
     ) -> None:
         name = "hamida3d"
         super().__init__(
@@ -114,17 +118,19 @@ class Hamida3d(WindowAveragedNet):
             name=name,
         )
         attention = check_3d_attention(attention, model=name)
+        first, later = (check_positive_int(c, name="channels") for c in channels)
         k1 = 3 if patch_size >= 3 else 1
         k2 = 3 if patch_size >= 5 else 1
         self.window = patch_size - (k1 - 1) - (k2 - 1)
         self.spatial = nn.Sequential(
-            nn.Conv3d(1, 20, (3, k1, k1)),
+            nn.Conv3d(1, first, (3, k1, k1)),
             nn.ReLU(inplace=True),
-            nn.Conv3d(20, 20, (3, 1, 1), stride=(2, 1, 1), padding=(1, 0, 0)),
+            nn.Conv3d(first, first, (3, 1, 1), stride=(2, 1, 1), padding=(1, 0, 0)),
             nn.ReLU(inplace=True),
-            nn.Conv3d(20, 35, (3, k2, k2), padding=(1, 0, 0)),
+            nn.Conv3d(first, later, (3, k2, k2), padding=(1, 0, 0)),
             nn.ReLU(inplace=True),
         )
         self.head = HamidaHead(
-            n_bands, n_classes, attention=attention, attention_kwargs=attention_kwargs
+            n_bands, n_classes, channels=later,
+            attention=attention, attention_kwargs=attention_kwargs,
         )

@@ -1,0 +1,222 @@
+"""Full-scene prediction: dense equals per-patch exactly, across tiles; clear errors."""
+
+from __future__ import annotations
+
+import logging
+
+import numpy as np
+import pytest
+import torch
+from hypothesis import given, settings
+from hypothesis import strategies as st
+from torch import nn
+
+from hsi_attn.data.patches import PatchSampler
+from hsi_attn.inference import dense_tile_size, predict_scene, tile_grid
+from hsi_attn.models import DenseCapable, Hamida3d, ResNet3d, create_model
+
+ATTENTIONS = ["none", "se3d", "se_band", "eca_band", "eca_band_conv", "eca_dual", "cbam_band", "danet3d"]
+PATCH_SIZES = [1, 5, 9, 11]
+FAMILIES = {
+    # Narrow versions of the dense-capable families keep each case well under a second.
+    "resnet3d": lambda bands, p, att: ResNet3d(bands, 4, patch_size=p, attention=att, attention_kwargs={"reduction": 2, "kernel_size": 3}, width=4),
+    "hamida3d": lambda bands, p, att: Hamida3d(bands, 4, patch_size=p, attention=att, attention_kwargs={"reduction": 2, "kernel_size": 3}, channels=(3, 4)),
+}
+
+
+def randomized(model: nn.Module, seed: int) -> nn.Module:
+    """Random weights *and* BN statistics, float64, eval mode: no layer is an identity.
+
+    Weights are scaled by 1/sqrt(fan-in) so the logits stay moderate and the softmax
+    probabilities are informative (not saturated to 0/1).
+    """
+    gen = torch.Generator().manual_seed(seed)
+    model = model.double().eval()
+    with torch.no_grad():
+        for param in model.parameters():
+            noise = torch.randn(param.shape, generator=gen, dtype=param.dtype)
+            if param.dim() > 1:
+                param.copy_(noise * 1.5 / (param[0].numel() ** 0.5))
+            elif param.numel() == 1:  # DANet's gamma: open the attention branch
+                param.fill_(0.5)
+            else:
+                param.copy_(noise * 0.2)
+        for module in model.modules():
+            if isinstance(module, nn.modules.batchnorm._BatchNorm):
+                module.weight.uniform_(0.5, 1.5, generator=gen)
+                module.running_mean.copy_(torch.randn(module.num_features, generator=gen) * 0.2)
+                module.running_var.uniform_(0.5, 1.5, generator=gen)
+    return model
+
+
+def calibrated(model: nn.Module, cube: np.ndarray, p: int) -> nn.Module:
+    """Rescale and centre the classifier's logits on ``cube``: an unsaturated softmax."""
+    coords = np.stack(np.divmod(np.arange(0, cube.shape[0] * cube.shape[1], 3), cube.shape[1]), axis=1)
+    patches = PatchSampler(cube, p).gather(coords)
+    classifier = [m for m in model.modules() if isinstance(m, nn.Linear)][-1]
+    with torch.no_grad():
+        logits = model(patches.to(next(model.parameters()).dtype))
+        scale = 2 / logits.std(dim=0).mean()
+        classifier.weight.mul_(scale)
+        classifier.bias.mul_(scale).sub_(logits.mean(dim=0) * scale)
+    return model
+
+
+def assert_dense_equals_patch(model: nn.Module, cube: np.ndarray, p: int, *, atol: float = 1e-6) -> None:
+    model = calibrated(model, cube, p)
+    patch = predict_scene(model, cube, patch_size=p, method="patch", batch_size=97)
+    whole = predict_scene(model, cube, patch_size=p, method="dense")
+    tile = min(cube.shape[:2]) // 2 - 1
+    assert len(list(tile_grid(*cube.shape[:2], tile))) >= 4
+    tiled = predict_scene(model, cube, patch_size=p, method="dense", tile_size=tile)
+    assert patch.shape == (*cube.shape[:2], 4)
+    assert patch.dtype == whole.dtype == tiled.dtype
+    np.testing.assert_allclose(patch.sum(axis=2), 1.0, atol=atol)
+    assert patch.std(axis=(0, 1)).max() > 0.02  # the map is not constant: a real check
+    np.testing.assert_allclose(whole, patch, rtol=0, atol=atol)
+    np.testing.assert_allclose(tiled, patch, rtol=0, atol=atol)
+
+
+@pytest.mark.parametrize("family", sorted(FAMILIES))
+@pytest.mark.parametrize("attention", ATTENTIONS)
+@pytest.mark.parametrize("patch_size", PATCH_SIZES)
+def test_dense_equals_patch_on_a_random_cube(family: str, attention: str, patch_size: int) -> None:
+    model = randomized(FAMILIES[family](8, patch_size, attention), seed=patch_size)
+    cube = np.random.default_rng(patch_size).normal(size=(13, 11, 8)).astype(np.float32)
+    assert_dense_equals_patch(model, cube, patch_size)
+
+
+@pytest.fixture(scope="module")
+def indian_pines_crop() -> np.ndarray:
+    """A 40x40 crop of real Indian Pines, every 20th band, standardised."""
+    from hsi_attn.data import DatasetNotFoundError, load_scene
+
+    try:
+        scene = load_scene("indian_pines", dtype="float32")
+    except DatasetNotFoundError as exc:
+        pytest.skip(f"Indian Pines is not available locally: {exc}")
+    crop = scene.cube[50:90, 30:70, ::20]
+    return ((crop - crop.mean(axis=(0, 1))) / crop.std(axis=(0, 1))).astype(np.float32)
+
+
+@pytest.mark.parametrize("family", sorted(FAMILIES))
+@pytest.mark.parametrize("attention", ATTENTIONS)
+@pytest.mark.parametrize("patch_size", PATCH_SIZES)
+def test_dense_equals_patch_on_real_indian_pines(indian_pines_crop: np.ndarray, family: str, attention: str, patch_size: int) -> None:
+    # float32 (tolerance 1e-4): torch has no fast float64 3-D convolution on CPU, and
+    # 1,600 float64 patches per case would take seconds; float64 is covered above.
+    model = randomized(FAMILIES[family](indian_pines_crop.shape[2], patch_size, attention), seed=100 + patch_size).float()
+    assert_dense_equals_patch(model, indian_pines_crop, patch_size, atol=1e-4)
+
+
+@settings(max_examples=25, deadline=None)
+@given(height=st.integers(1, 40), width=st.integers(1, 40), tile=st.integers(1, 50))
+def test_tiles_cover_every_pixel_exactly_once(height: int, width: int, tile: int) -> None:
+    cover = np.zeros((height, width), dtype=int)
+    for top, left, h, w in tile_grid(height, width, tile):
+        assert 1 <= h <= tile and 1 <= w <= tile
+        cover[top : top + h, left : left + w] += 1
+    assert (cover == 1).all()
+
+
+def test_tile_size_follows_the_memory_budget() -> None:
+    twin = create_model("resnet3d", n_bands=20, n_classes=4, patch_size=9).dense_twin()
+    small = dense_tile_size(twin, n_bands=20, patch_size=9, max_memory=1 << 20)
+    large = dense_tile_size(twin, n_bands=20, patch_size=9, max_memory=1 << 28)
+    assert 1 <= small < large
+
+
+def test_a_small_memory_budget_gives_many_tiles_and_the_same_map() -> None:
+    model = randomized(FAMILIES["resnet3d"](8, 5, "cbam_band"), seed=1)
+    cube = np.random.default_rng(1).normal(size=(16, 16, 8)).astype(np.float32)
+    budget = 40_000
+    tile = dense_tile_size(model.dense_twin(), n_bands=8, patch_size=5, max_memory=budget)
+    assert len(list(tile_grid(16, 16, tile))) >= 4
+    np.testing.assert_allclose(
+        predict_scene(model, cube, patch_size=5, method="dense", max_memory=budget),
+        predict_scene(model, cube, patch_size=5, method="patch"),
+        rtol=0, atol=1e-6,
+    )
+
+
+def test_float32_dense_matches_patch_within_1e_4() -> None:
+    model = randomized(FAMILIES["resnet3d"](8, 9, "eca_band"), seed=3).float()
+    cube = np.random.default_rng(3).normal(size=(12, 10, 8)).astype(np.float32)
+    patch = predict_scene(model, cube, patch_size=9, method="patch")
+    dense = predict_scene(model, cube, patch_size=9, method="dense", tile_size=5)
+    assert dense.dtype == np.float32
+    np.testing.assert_allclose(dense, patch, atol=1e-4)
+
+
+def test_auto_picks_dense_for_dense_capable_and_patch_otherwise(caplog: pytest.LogCaptureFixture) -> None:
+    cube = np.random.default_rng(0).normal(size=(9, 9, 16)).astype(np.float32)
+    caplog.set_level(logging.INFO, logger="hsi_attn.inference")
+    predict_scene(create_model("resnet3d", n_bands=16, n_classes=3, patch_size=5), cube, patch_size=5)
+    predict_scene(create_model("hybridsn", n_bands=16, n_classes=3, patch_size=9), cube, patch_size=9)
+    methods = [r.getMessage().split("method=")[1].split()[0] for r in caplog.records if "method=" in r.getMessage()]
+    assert methods == ["dense", "patch"]
+
+
+def test_patch_only_model_predicts_every_pixel() -> None:
+    torch.manual_seed(0)
+    model = create_model("hybridsn", n_bands=16, n_classes=3, patch_size=9)
+    cube = np.random.default_rng(0).normal(size=(6, 7, 16)).astype(np.float32)
+    probs = predict_scene(model, cube, patch_size=9)
+    assert probs.shape == (6, 7, 3)
+    np.testing.assert_allclose(probs.sum(axis=2), 1.0, atol=1e-5)
+
+
+def test_training_mode_is_restored() -> None:
+    model = create_model("resnet3d", n_bands=8, n_classes=3, patch_size=5).train()
+    predict_scene(model, np.zeros((4, 4, 8), dtype=np.float32), patch_size=5)
+    assert model.training
+
+
+@pytest.fixture()
+def model() -> nn.Module:
+    return create_model("resnet3d", n_bands=8, n_classes=3, patch_size=5)
+
+
+def test_band_count_mismatch_is_explained(model: nn.Module) -> None:
+    with pytest.raises(ValueError, match=r"7 bands.*built for 8"):
+        predict_scene(model, np.zeros((4, 4, 7)), patch_size=5)
+
+
+def test_patch_size_the_model_cannot_take_is_explained(model: nn.Module) -> None:
+    with pytest.raises(ValueError, match=r"patch_size=7.*pass patch_size=5"):
+        predict_scene(model, np.zeros((4, 4, 8)), patch_size=7)
+
+
+def test_dense_on_a_patch_only_model_names_the_method_to_use() -> None:
+    model = create_model("hybridsn", n_bands=16, n_classes=3, patch_size=9)
+    assert not isinstance(model, DenseCapable)
+    with pytest.raises(ValueError, match="method='patch'"):
+        predict_scene(model, np.zeros((4, 4, 16)), patch_size=9, method="dense")
+
+
+@pytest.mark.parametrize(
+    ("kwargs", "match"),
+    [
+        ({"method": "fast"}, "accepted: auto, patch, dense"),
+        ({"pad_mode": "zeros"}, "accepted: reflect, symmetric"),
+        ({"batch_size": 0}, "batch_size"),
+        ({"max_memory": -1}, "max_memory"),
+        ({"tile_size": 0}, "tile_size"),
+    ],
+)
+def test_bad_options_are_explained(model: nn.Module, kwargs: dict, match: str) -> None:
+    with pytest.raises(ValueError, match=match):
+        predict_scene(model, np.zeros((4, 4, 8)), patch_size=5, **kwargs)
+
+
+@pytest.mark.parametrize("cube", [np.zeros((4, 8)), np.zeros((0, 4, 8))])
+def test_cube_of_wrong_shape_is_explained(model: nn.Module, cube: np.ndarray) -> None:
+    with pytest.raises(ValueError, match=r"\(H, W, B\)"):
+        predict_scene(model, cube, patch_size=5)
+
+
+def test_non_finite_cube_is_refused(model: nn.Module) -> None:
+    cube = np.zeros((4, 4, 8))
+    cube[1, 2, 3] = np.nan
+    with pytest.raises(ValueError, match="NaN"):
+        predict_scene(model, cube, patch_size=5)

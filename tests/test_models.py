@@ -1,0 +1,150 @@
+"""Model registry: every family x attention trains, bad arguments get clear errors."""
+
+from __future__ import annotations
+
+import pytest
+import torch
+from torch import nn
+
+from hsi_attn.models import (
+    DenseCapable,
+    count_parameters,
+    create_model,
+    dense_profile,
+    list_models,
+    profile,
+)
+
+ATTENTIONS_3D = ["none", "se3d", "se_band", "eca_band", "eca_band_conv", "eca_dual", "cbam_band", "danet3d"]
+OPTIONS = {"reduction": 2, "kernel_size": 3}
+# Smallest sensible configuration per family (hybridsn needs B >= 16 and p >= 9).
+TINY = {"resnet3d": (12, 5), "hamida3d": (12, 5), "hybridsn": (16, 9)}
+
+
+def test_registry_lists_the_three_families_flagship_first() -> None:
+    assert list_models()[0] == "resnet3d"
+    assert set(list_models()) == {"resnet3d", "hamida3d", "hybridsn"}
+    assert set(TINY) == set(list_models())
+
+
+@pytest.mark.parametrize("name", sorted(TINY))
+@pytest.mark.parametrize("attention", ATTENTIONS_3D)
+def test_forward_and_backward(name: str, attention: str) -> None:
+    bands, p = TINY[name]
+    torch.manual_seed(0)
+    model = create_model(name, n_bands=bands, n_classes=4, patch_size=p, attention=attention, attention_kwargs=OPTIONS)
+    if attention == "danet3d":  # gamma starts at 0; open it so the layer is exercised
+        for m in model.modules():
+            if hasattr(m, "gamma"):
+                nn.init.constant_(m.gamma, 0.5)
+    x = torch.randn(3, 1, bands, p, p)
+    logits = model(x)
+    assert logits.shape == (3, 4)
+    torch.nn.functional.cross_entropy(logits, torch.tensor([0, 1, 3])).backward()
+    for pname, param in model.named_parameters():
+        assert param.grad is not None, pname
+        assert torch.isfinite(param.grad).all(), pname
+    assert any(param.grad.abs().sum() > 0 for param in model.parameters())
+
+
+@pytest.mark.parametrize("name", ["resnet3d", "hamida3d"])
+@pytest.mark.parametrize("patch_size", [1, 3, 5, 7, 9, 11])
+def test_dense_capable_families_take_any_odd_patch_size(name: str, patch_size: int) -> None:
+    model = create_model(name, n_bands=12, n_classes=3, patch_size=patch_size, attention="eca_band")
+    assert isinstance(model, DenseCapable)
+    assert model(torch.randn(2, 1, 12, patch_size, patch_size)).shape == (2, 3)
+
+
+def test_hybridsn_is_patch_only() -> None:
+    model = create_model("hybridsn", n_bands=16, n_classes=3, patch_size=9)
+    assert not isinstance(model, DenseCapable)
+    assert not hasattr(model, "dense_twin")
+
+
+def test_attention_is_inserted_by_name() -> None:
+    plain = create_model("resnet3d", n_bands=12, n_classes=3, patch_size=5)
+    gated = create_model("resnet3d", n_bands=12, n_classes=3, patch_size=5, attention="se_band", attention_kwargs={"reduction": 2})
+    names = {type(m).__name__ for m in gated.modules()}
+    assert "BandSE3d" in names
+    assert "BandSE3d" not in {type(m).__name__ for m in plain.modules()}
+    assert count_parameters(gated) > count_parameters(plain)
+
+
+def test_attention_options_reach_the_layer() -> None:
+    model = create_model("hamida3d", n_bands=12, n_classes=3, patch_size=5, attention="eca_band", attention_kwargs={"kernel_size": 7})
+    (layer,) = [m for m in model.modules() if type(m).__name__ == "BandECA3d"]
+    assert layer.kernel_size == 7
+
+
+def test_unknown_model_suggests_close_names() -> None:
+    with pytest.raises(ValueError, match="resnet3d"):
+        create_model("resnet3", n_bands=12, n_classes=3, patch_size=5)
+
+
+def test_unknown_attention_suggests_close_names() -> None:
+    with pytest.raises(ValueError, match="eca_band"):
+        create_model("resnet3d", n_bands=12, n_classes=3, patch_size=5, attention="eca_bnd")
+
+
+def test_two_d_attention_is_refused_with_the_three_d_choices() -> None:
+    with pytest.raises(ValueError, match=r"2-D.*se_band"):
+        create_model("resnet3d", n_bands=12, n_classes=3, patch_size=5, attention="se")
+
+
+@pytest.mark.parametrize(
+    ("name", "patch_size", "accepted"),
+    [("resnet3d", 4, ">= 1"), ("resnet3d", 0, ">= 1"), ("hamida3d", -3, ">= 1"), ("hybridsn", 7, ">= 9"), ("hybridsn", 10, ">= 9")],
+)
+def test_bad_patch_size_names_the_accepted_values(name: str, patch_size: int, accepted: str) -> None:
+    with pytest.raises(ValueError, match=rf"patch_size={patch_size}.*{accepted}"):
+        create_model(name, n_bands=16, n_classes=3, patch_size=patch_size)
+
+
+def test_non_integer_patch_size_is_refused() -> None:
+    with pytest.raises(ValueError, match="odd int"):
+        create_model("resnet3d", n_bands=16, n_classes=3, patch_size=5.0)  # type: ignore[arg-type]
+
+
+@pytest.mark.parametrize(("name", "bands"), [("hamida3d", 2), ("hybridsn", 15), ("resnet3d", 0)])
+def test_too_few_bands_is_refused(name: str, bands: int) -> None:
+    with pytest.raises(ValueError, match="n_bands"):
+        create_model(name, n_bands=bands, n_classes=3, patch_size=9)
+
+
+@pytest.mark.parametrize(
+    ("shape", "match"),
+    [((2, 12, 5, 5), "unsqueeze"), ((2, 1, 11, 5, 5), "12 bands"), ((2, 1, 12, 7, 7), "5x5")],
+)
+def test_wrong_input_shape_is_explained(shape: tuple[int, ...], match: str) -> None:
+    model = create_model("resnet3d", n_bands=12, n_classes=3, patch_size=5)
+    with pytest.raises(ValueError, match=match):
+        model(torch.randn(shape))
+
+
+def test_profile_counts_multiply_adds_by_hand() -> None:
+    model = nn.Sequential(nn.Conv3d(1, 2, (3, 1, 1)), nn.Flatten(), nn.Linear(2 * 4 * 3 * 3, 5))
+    info = profile(model, (2, 1, 6, 3, 3))
+    conv_macs = 2 * 4 * 3 * 3 * 3  # out channels x D' x H x W x kernel volume
+    linear_macs = 72 * 5
+    assert info["macs_per_patch"] == conv_macs + linear_macs
+    assert info["flops_per_patch"] == 2 * (conv_macs + linear_macs)
+    assert info["params"] == (2 * 3 + 2) + (72 * 5 + 5)
+
+
+def test_profile_restores_training_mode() -> None:
+    model = create_model("resnet3d", n_bands=12, n_classes=3, patch_size=5)
+    model.train()
+    profile(model, (1, 1, 12, 5, 5))
+    assert model.training
+
+
+def test_dense_profile_redundancy_grows_with_the_window() -> None:
+    spectral = dense_profile(create_model("resnet3d", n_bands=12, n_classes=3, patch_size=1))
+    spatial = dense_profile(create_model("resnet3d", n_bands=12, n_classes=3, patch_size=9))
+    assert spectral["redundancy_factor"] == pytest.approx(1.0)
+    assert spatial["redundancy_factor"] > 3
+
+
+def test_dense_profile_refuses_patch_only_models() -> None:
+    with pytest.raises(ValueError, match="dense"):
+        dense_profile(create_model("hybridsn", n_bands=16, n_classes=3, patch_size=9))  # type: ignore[arg-type]
