@@ -281,6 +281,7 @@ class ProgressBar(Callback):
         if self._bar is not None:
             self._bar.set_postfix(self._postfix(state, state.history[-1]["train_loss"]), refresh=False)
             self._bar.update(1)
+            self._bar.refresh()  # epochs are rare events: always draw them
 
     def on_train_end(self, state: TrainState) -> None:
         if self._bar is not None:
