@@ -107,8 +107,8 @@ class RunResult:
 
 def default_run_dir(config: RunConfig, base: str | os.PathLike[str] = "runs") -> Path:
     """``runs/<scene>-<model>-<attention>-seed<seed>``."""
-    name = f"{config.data.scene}-{config.model.name}-{config.model.attention}-seed{config.train.seed}"
-    return Path(base) / name
+    model, seed = config.model, config.train.seed
+    return Path(base) / f"{config.data.scene}-{model.name}-{model.attention}-seed{seed}"
 
 
 # ----------------------------------------------------------------------------- data
@@ -146,7 +146,9 @@ class PatchSource:
         n = len(self.coords)
         return n // self.batch_size if self.drop_last else math.ceil(n / self.batch_size)
 
-    def batches(self, generator: torch.Generator | None) -> Iterator[tuple[torch.Tensor, torch.Tensor]]:
+    def batches(
+        self, generator: torch.Generator | None
+    ) -> Iterator[tuple[torch.Tensor, torch.Tensor]]:
         """Yield ``(patches (b, 1, B, p, p), labels (b,))``."""
         n = len(self.coords)
         order = torch.randperm(n, generator=generator) if self.shuffle else torch.arange(n)
@@ -354,7 +356,8 @@ def load_run_config(run_dir: str | os.PathLike[str]) -> tuple[RunConfig, dict[st
         raise RunDirectoryError(f"{str(run_dir)!r} is not a run directory: it has no config.json")
     try:
         saved = json.loads(path.read_text(encoding="utf-8"))
-        config = RunConfig.from_dict({k: saved[k] for k in ("data", "model", "train") if k in saved})
+        sections = {k: saved[k] for k in ("data", "model", "train") if k in saved}
+        config = RunConfig.from_dict(sections)
     except (json.JSONDecodeError, TypeError) as exc:
         raise ValueError(f"{str(path)!r} is not valid run configuration JSON ({exc})") from None
     return config, saved
@@ -622,7 +625,8 @@ def evaluate_run(
     loaded = _load_run(run_dir, target)
     the_scene = _load_scene(config, scene, root, download)
     extra = loaded.extra
-    if the_scene.n_bands != int(extra["n_bands_in"]) or the_scene.n_classes != int(extra["n_classes"]):
+    n_bands_in, n_classes = int(extra["n_bands_in"]), int(extra["n_classes"])
+    if the_scene.n_bands != n_bands_in or the_scene.n_classes != n_classes:
         raise ValueError(
             f"scene {the_scene.name!r} ({the_scene.n_bands} bands, {the_scene.n_classes} classes) "
             f"is not the scene this run was trained on ({extra['n_bands_in']} bands, "

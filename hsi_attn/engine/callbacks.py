@@ -279,7 +279,8 @@ class ProgressBar(Callback):
 
     def on_epoch_end(self, state: TrainState) -> None:
         if self._bar is not None:
-            self._bar.set_postfix(self._postfix(state, state.history[-1]["train_loss"]), refresh=False)
+            postfix = self._postfix(state, state.history[-1]["train_loss"])
+            self._bar.set_postfix(postfix, refresh=False)
             self._bar.update(1)
             self._bar.refresh()  # epochs are rare events: always draw them
 

@@ -80,7 +80,9 @@ def resolve_device(device: str | torch.device | None = "auto") -> torch.device:
 
 def available_devices() -> list[str]:
     """Names of the devices this machine offers, CPU last."""
-    names = [f"cuda:{i}" for i in range(torch.cuda.device_count())] if torch.cuda.is_available() else []
+    names = []
+    if torch.cuda.is_available():
+        names = [f"cuda:{i}" for i in range(torch.cuda.device_count())]
     if _mps_available():
         names.append("mps")
     names.append("cpu")

@@ -38,7 +38,9 @@ OPTIMIZERS = make_registry(
 )
 
 
-def _cosine(optimizer: torch.optim.Optimizer, total_steps: int, config: TrainConfig) -> LRScheduler:
+def _cosine(
+    optimizer: torch.optim.Optimizer, total_steps: int, config: TrainConfig
+) -> LRScheduler:
     # Linear warm-up over the first 5% of steps, then cosine decay to zero.
     warmup = max(1, total_steps // 20)
 
@@ -51,11 +53,15 @@ def _cosine(optimizer: torch.optim.Optimizer, total_steps: int, config: TrainCon
     return torch.optim.lr_scheduler.LambdaLR(optimizer, factor)
 
 
-def _onecycle(optimizer: torch.optim.Optimizer, total_steps: int, config: TrainConfig) -> LRScheduler:
+def _onecycle(
+    optimizer: torch.optim.Optimizer, total_steps: int, config: TrainConfig
+) -> LRScheduler:
     return torch.optim.lr_scheduler.OneCycleLR(optimizer, max_lr=config.lr, total_steps=total_steps)
 
 
-def _step(optimizer: torch.optim.Optimizer, total_steps: int, config: TrainConfig) -> LRScheduler:
+def _step(
+    optimizer: torch.optim.Optimizer, total_steps: int, config: TrainConfig
+) -> LRScheduler:
     # Divide by 10 after one and two thirds of training.
     return torch.optim.lr_scheduler.StepLR(optimizer, step_size=max(1, total_steps // 3), gamma=0.1)
 

@@ -26,7 +26,9 @@ class BatchSource(Protocol):
 
     labels: torch.Tensor
 
-    def batches(self, generator: torch.Generator | None) -> Iterator[tuple[torch.Tensor, torch.Tensor]]:
+    def batches(
+        self, generator: torch.Generator | None
+    ) -> Iterator[tuple[torch.Tensor, torch.Tensor]]:
         """Yield one epoch of ``(x, y)`` batches; shuffle only with ``generator``."""
         ...
 
@@ -74,7 +76,9 @@ class TensorSource:
         count = len(self.x) / self.batch_size
         return math.floor(count) if self.drop_last else math.ceil(count)
 
-    def batches(self, generator: torch.Generator | None = None) -> Iterator[tuple[torch.Tensor, torch.Tensor]]:
+    def batches(
+        self, generator: torch.Generator | None = None
+    ) -> Iterator[tuple[torch.Tensor, torch.Tensor]]:
         """Yield ``(x, y)`` batches, shuffled with ``generator`` when ``shuffle`` is set."""
         n = len(self.x)
         if self.shuffle:
