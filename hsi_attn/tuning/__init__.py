@@ -13,39 +13,42 @@ One module per idea:
 * :mod:`~hsi_attn.tuning.study`: :func:`run_study`, tying it together;
 * :mod:`~hsi_attn.tuning.cli_entry`: the ``hsi-attn tune`` arguments and handler.
 
-:mod:`hsi_attn.tune` re-exports the public names.
+:mod:`hsi_attn.tune` re-exports the public names. Importing this package is cheap (the
+names below load their module on first use), so ``hsi-attn --help`` does not pay for
+Optuna and torch through :mod:`~hsi_attn.tuning.cli_entry`.
 """
 
-from hsi_attn.tuning.objective import Objective, PruningCallback, TrialHeartbeat
-from hsi_attn.tuning.pruners import PRUNERS, create_pruner
-from hsi_attn.tuning.samplers import SAMPLERS, create_sampler
-from hsi_attn.tuning.search_space import (
-    SearchSpace,
-    load_search_space,
-    search_space_from_dict,
-    suggest_config,
-)
-from hsi_attn.tuning.storage import StorageError, StorageSpec, mask_password, resolve_storage
-from hsi_attn.tuning.study import StudyResult, run_study
-from hsi_attn.tuning.workers import WorkerError
+from __future__ import annotations
 
-__all__ = [
-    "PRUNERS",
-    "SAMPLERS",
-    "Objective",
-    "PruningCallback",
-    "SearchSpace",
-    "StorageError",
-    "StorageSpec",
-    "StudyResult",
-    "TrialHeartbeat",
-    "WorkerError",
-    "create_pruner",
-    "create_sampler",
-    "load_search_space",
-    "mask_password",
-    "resolve_storage",
-    "run_study",
-    "search_space_from_dict",
-    "suggest_config",
-]
+import importlib
+from typing import Any
+
+_EXPORTS = {
+    "Objective": "objective",
+    "PruningCallback": "objective",
+    "TrialHeartbeat": "objective",
+    "PRUNERS": "pruners",
+    "create_pruner": "pruners",
+    "SAMPLERS": "samplers",
+    "create_sampler": "samplers",
+    "SearchSpace": "search_space",
+    "load_search_space": "search_space",
+    "search_space_from_dict": "search_space",
+    "suggest_config": "search_space",
+    "StorageError": "storage",
+    "StorageSpec": "storage",
+    "mask_password": "storage",
+    "resolve_storage": "storage",
+    "StudyResult": "study",
+    "run_study": "study",
+    "WorkerError": "workers",
+}
+
+__all__ = sorted(_EXPORTS)
+
+
+def __getattr__(name: str) -> Any:
+    # A fixed table, not a user string: only the names above resolve.
+    if name not in _EXPORTS:
+        raise AttributeError(f"module 'hsi_attn.tuning' has no attribute {name!r}")
+    return getattr(importlib.import_module(f"hsi_attn.tuning.{_EXPORTS[name]}"), name)
