@@ -131,3 +131,28 @@ def test_a_dead_local_worker_or_an_old_heartbeat_is_stale(tmp_path: Path) -> Non
 @pytest.mark.parametrize("text", ["", "host|boot|notapid|1", 42, None])
 def test_worker_identity_ignores_foreign_values(text: object) -> None:
     assert WorkerIdentity.decode(text) is None
+
+
+def test_ctrl_c_fails_the_trial_and_resuming_retries_it(tmp_path: Path) -> None:
+    from hsi_attn.engine import Callback
+    from hsi_attn.tune import Objective, SearchSpace
+
+    class CtrlC(Callback):
+        def on_epoch_end(self, state):  # type: ignore[no-untyped-def]
+            raise KeyboardInterrupt
+
+    study = optuna.create_study(storage=f"sqlite:///{tmp_path}/s.db", direction="maximize",
+                                study_name="interrupted")
+    objective = Objective(tiny_scene(), tiny_base(epochs=2), SearchSpace(), callbacks=[CtrlC()])
+    with pytest.raises(KeyboardInterrupt):
+        study.optimize(objective, n_trials=1)
+    stopped = study.trials[0]
+    assert stopped.state == TrialState.FAIL and stopped.user_attrs["interrupted"] is True
+
+    run_study(tiny_scene(), study_dir=tmp_path, base_config=tiny_base(epochs=2),
+              storage=f"sqlite:///{tmp_path}/s.db", study_name="interrupted", n_trials=1,
+              pruner="none", retrain=False)
+    trials = optuna.load_study(study_name="interrupted", storage=f"sqlite:///{tmp_path}/s.db").trials
+    assert [t.state for t in trials] == [TrialState.FAIL, TrialState.COMPLETE]
+    assert trials[1].params == stopped.params
+    assert trials[1].system_attrs["failed_trial"] == 0

@@ -23,6 +23,7 @@ from hsi_attn.engine import Callback, TrainState
 from hsi_attn.tuning.recovery import (
     HEARTBEAT_ATTR,
     HEARTBEAT_INTERVAL_S,
+    INTERRUPTED_ATTR,
     OWNER_ATTR,
     WorkerIdentity,
 )
@@ -169,10 +170,15 @@ class Objective:
         config = suggest_config(trial, self.space, self.base)
         data = self.prepared(config)
         started = time.perf_counter()
-        history = train_and_validate(
-            config, data, device=self.device,
-            callbacks=[PruningCallback(trial), TrialHeartbeat(trial), *self.callbacks],
-        )
+        try:
+            history = train_and_validate(
+                config, data, device=self.device,
+                callbacks=[PruningCallback(trial), TrialHeartbeat(trial), *self.callbacks],
+            )
+        except KeyboardInterrupt:
+            # Optuna marks the trial FAIL; this mark has it retried when the study resumes.
+            trial.set_user_attr(INTERRUPTED_ATTR, True)
+            raise
         best = history.best("val_oa")
         if best is None:
             raise ValueError(f"trial {trial.number} produced no finite validation accuracy")

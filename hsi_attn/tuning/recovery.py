@@ -15,7 +15,9 @@ is stale when
 Database storages use Optuna's own heartbeat for the second case
 (``RDBStorage(heartbeat_interval, grace_period, heartbeat_stale_trial_callback)``), with
 :func:`requeue_trial` as the callback. A stale trial is marked FAIL and its parameters
-are enqueued again as a WAITING trial, which the next worker picks up first.
+are enqueued again as a WAITING trial, which the next worker picks up first. A trial
+stopped by Ctrl-C is marked FAIL by Optuna itself; the objective flags it
+``interrupted`` so that it is re-queued the same way on the next run.
 """
 
 from __future__ import annotations
@@ -52,6 +54,7 @@ MAX_RETRIES = 3
 
 OWNER_ATTR = "worker"
 HEARTBEAT_ATTR = "heartbeat"
+INTERRUPTED_ATTR = "interrupted"
 
 
 def _read(path: str) -> str:
@@ -166,6 +169,8 @@ def recover_stale_trials(
 ) -> list[int]:
     """Fail the study's stale RUNNING trials and re-queue their parameters.
 
+    Trials that Ctrl-C stopped (FAIL, flagged ``interrupted``) are re-queued too.
+
     Args:
         study: The study.
         use_heartbeat: Also judge trials of other machines by their ``heartbeat``
@@ -176,6 +181,9 @@ def recover_stale_trials(
         The numbers of the trials that were failed.
     """
     failed: list[int] = []
+    for trial in study.get_trials(deepcopy=False, states=(TrialState.FAIL,)):
+        if trial.user_attrs.get(INTERRUPTED_ATTR):
+            requeue_trial(study, trial)  # once: requeue_trial skips trials already re-queued
     now = time.time()
     for trial in study.get_trials(deepcopy=False, states=(TrialState.RUNNING,)):
         reason = _stale_reason(trial, use_heartbeat=use_heartbeat, stale_after=stale_after,
