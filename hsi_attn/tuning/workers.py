@@ -7,8 +7,10 @@ independent commands on several machines pointed at one database URL.
 
 The budget is ``n_trials`` finished trials (COMPLETE or PRUNED) in the study as a
 whole. :class:`TrialBudget` stops a worker when the finished trials plus the ones other
-workers are still running reach it, so workers do not overshoot; failed trials do not
-count (interrupted ones are retried, see :mod:`hsi_attn.tuning.recovery`).
+workers are still running reach it, so workers do not start trials nobody needs (only
+when two trials end at the same instant can the study end up to ``workers - 1`` trials
+over). Failed trials do not count (interrupted ones are retried, see
+:mod:`hsi_attn.tuning.recovery`).
 """
 
 from __future__ import annotations
