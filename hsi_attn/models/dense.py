@@ -11,18 +11,24 @@ function* with an exact one-pass form:
    features each overlapping patch would compute: this is where the p^2-fold work is
    shared;
 2. an **average over the remaining r x r window**, which over a scene is a stride-1 box
-   filter (``avg_pool3d`` with kernel ``(1, r, r)``);
+   filter (``avg_pool3d``, applied separably along H then W);
 3. a **head** that only ever sees a 1 x 1 spatial map: spectral blocks (spatial kernel
    1), attention, the classifier. Whatever the head does at one position depends on
-   that position alone, so the twin runs it on every position at once by folding the
-   positions into the batch axis. The very same modules, with the same parameters,
-   compute the same numbers.
+   that position alone, so the twin runs the same modules, with the same parameters,
+   on every position at once (:meth:`PositionwiseHead.positionwise`): convolutions with
+   spatial kernel 1 and BN as they are, a gating layer as
+   ``x * layer.gate_from_pooled(x, x)`` (its spatial squeeze over one position is the
+   position itself), the classifier as a per-position linear map. Positions are packed
+   into small 4 x 4 spatial blocks for that, the layout CPU convolution kernels run
+   fastest on; their arrangement is irrelevant because nothing mixes them.
 
 Any attention works in the head, including ``danet3d``: there its Gram matrix is taken
-over the bands of one position, not over a spatial window. What is *not* exact is
-attention inside the spatial stage: a gate computed from a whole p x p window and then
-followed by further spatial convolutions differs between overlapping patches, so the
-families keep attention out of the spatial stage (see each family's docstring).
+over the bands of one position, not over a spatial window, and a layer that is not a
+:class:`~hsi_attn.layers.ChannelGate` runs on every position folded into the batch
+axis. What is *not* exact is attention inside the spatial stage: a gate computed from a
+whole p x p window and then followed by further spatial convolutions differs between
+overlapping patches, so the families keep attention out of the spatial stage (see each
+family's docstring).
 
 A model declares the capability by subclassing :class:`DenseCapable` and returning its
 twin from :meth:`DenseCapable.dense_twin`; callers test ``isinstance(model,
@@ -36,7 +42,11 @@ import abc
 import torch.nn.functional as F
 from torch import Tensor, nn
 
+from hsi_attn.layers import BasicBlock3d, ChannelGate
 from hsi_attn.models.checks import check_padded_cube, check_patch_batch
+
+BLOCK = 4
+"""Side of the spatial blocks positions are packed into for the dense head."""
 
 
 class DenseCapable(abc.ABC):
@@ -57,13 +67,89 @@ class DenseCapable(abc.ABC):
         """Return the fully-convolutional twin, sharing this model's parameters."""
 
 
+def fold_positions(module: nn.Module, x: Tensor) -> Tensor:
+    """Run ``module`` on every spatial position of ``x`` as its own 1 x 1 sample.
+
+    Exact for any module, whatever it does across its input's spatial axes.
+
+    Shape:
+        ``(N, C, D, h, w)`` to ``(N, C', D', h, w)``.
+    """
+    n, c, d, h, w = x.shape
+    out = module(x.permute(0, 3, 4, 1, 2).reshape(n * h * w, c, d, 1, 1))
+    return out.reshape(n, h, w, *out.shape[1:3]).permute(0, 3, 4, 1, 2)
+
+
+def positionwise_attention(layer: nn.Module, x: Tensor) -> Tensor:
+    """Apply an attention layer to every position of ``x`` as if it were a 1 x 1 map."""
+    if isinstance(layer, nn.Identity):
+        return x
+    if isinstance(layer, ChannelGate):
+        return x * layer.gate_from_pooled(x, x if layer.uses_max else None)
+    return fold_positions(layer, x)
+
+
+def positionwise_block(block: BasicBlock3d, x: Tensor) -> Tensor:
+    """A spectral :class:`~hsi_attn.layers.BasicBlock3d` (spatial kernel 1) at every position.
+
+    Mirrors ``BasicBlock3d.forward`` with the attention applied position by position.
+    """
+    out = block.relu(block.bn1(block.conv1(x)))
+    out = positionwise_attention(block.attention, block.bn2(block.conv2(out)))
+    return block.relu(out + block.shortcut(x))
+
+
+def positionwise_linear(linear: nn.Linear, x: Tensor) -> Tensor:
+    """``linear`` on the flattened channel x band vector of every position.
+
+    Shape:
+        ``(N, C, D, h, w)`` to ``(N, K, h, w)``; the flattening order is that of
+        ``x[..., i, j].flatten(1)``.
+    """
+    n, c, d, h, w = x.shape
+    return linear(x.permute(0, 3, 4, 1, 2).reshape(n, h, w, c * d)).permute(0, 3, 1, 2)
+
+
+class PositionwiseHead(nn.Module, abc.ABC):
+    """A head on 1 x 1 maps that can also run on every position of a larger map.
+
+    ``forward`` takes ``(N, C, D, 1, 1)`` and returns logits ``(N, K)``;
+    :meth:`positionwise` takes ``(N, C, D, h, w)`` and returns ``(N, K, h, w)``, equal to
+    ``forward`` applied to each position's 1 x 1 map.
+    """
+
+    @abc.abstractmethod
+    def positionwise(self, x: Tensor) -> Tensor:
+        """Logits ``(N, K, h, w)`` for every position of ``x`` ``(N, C, D, h, w)``."""
+
+
+def pack_positions(x: Tensor, block: int = BLOCK) -> Tensor:
+    """Pack the positions of ``(N, C, D, H, W)`` into ``(M, C, D, block, block)`` blocks.
+
+    The last block is zero-padded; :func:`unpack_positions` drops the padding.
+    """
+    n, c, d, h, w = x.shape
+    flat = x.permute(0, 3, 4, 1, 2).reshape(n * h * w, c, d)
+    missing = (-flat.shape[0]) % (block * block)
+    if missing:
+        flat = F.pad(flat, (0, 0, 0, 0, 0, missing))
+    return flat.reshape(-1, block, block, c, d).permute(0, 3, 4, 1, 2)
+
+
+def unpack_positions(y: Tensor, n: int, h: int, w: int) -> Tensor:
+    """Inverse of :func:`pack_positions` for per-position outputs ``(M, K, block, block)``."""
+    k = y.shape[1]
+    flat = y.permute(0, 2, 3, 1).reshape(-1, k)[: n * h * w]
+    return flat.reshape(n, h, w, k).permute(0, 3, 1, 2)
+
+
 class WindowAveragedNet(nn.Module, DenseCapable):
     """Base of the dense-capable families: spatial stage, window average, head.
 
     Subclasses build ``self.spatial`` (patch ``(N, 1, B, p, p)`` to features
     ``(N, C, D, r, r)`` using only valid spatial convolutions and position-wise
-    operations) and ``self.head`` (features ``(N, C, D, 1, 1)`` to logits ``(N, K)``,
-    never mixing spatial positions), and set ``self.window`` to r.
+    operations) and ``self.head``, a :class:`PositionwiseHead` (features
+    ``(N, C, D, 1, 1)`` to logits ``(N, K)``), and set ``self.window`` to r.
 
     Args:
         n_bands: Number of input bands B.
@@ -73,7 +159,7 @@ class WindowAveragedNet(nn.Module, DenseCapable):
     """
 
     spatial: nn.Module
-    head: nn.Module
+    head: PositionwiseHead
 
     def __init__(self, n_bands: int, n_classes: int, *, patch_size: int, name: str) -> None:
         super().__init__()
@@ -118,9 +204,8 @@ class DenseTwin(nn.Module):
         check_padded_cube(cube, n_bands=self.n_bands, patch_size=self.patch_size, model=self.family)
         features = self.spatial(cube)
         r = self.window
-        if r > 1:
-            features = F.avg_pool3d(features, kernel_size=(1, r, r), stride=1)
-        n, c, d, h, w = features.shape
-        folded = features.permute(0, 3, 4, 1, 2).reshape(n * h * w, c, d, 1, 1)
-        logits = self.head(folded)
-        return logits.reshape(n, h, w, -1).permute(0, 3, 1, 2)
+        if r > 1:  # separable box filter: 2r reads per output instead of r^2
+            features = F.avg_pool3d(features, kernel_size=(1, r, 1), stride=1)
+            features = F.avg_pool3d(features, kernel_size=(1, 1, r), stride=1)
+        n, _, _, h, w = features.shape
+        return unpack_positions(self.head.positionwise(pack_positions(features)), n, h, w)

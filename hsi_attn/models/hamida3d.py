@@ -37,7 +37,12 @@ from torch import Tensor, nn
 
 from hsi_attn.layers import create_attention
 from hsi_attn.models.checks import check_3d_attention, check_patch_size, check_positive_int
-from hsi_attn.models.dense import WindowAveragedNet
+from hsi_attn.models.dense import (
+    PositionwiseHead,
+    WindowAveragedNet,
+    positionwise_attention,
+    positionwise_linear,
+)
 
 MIN_BANDS = 3
 """``conv1`` is spectrally valid with kernel 3, so at least 3 bands are needed."""
@@ -51,7 +56,7 @@ def _spectral_length(n_bands: int) -> int:
     return d // 2 + 1  # conv4: kernel 2, stride 2, padding 1
 
 
-class HamidaHead(nn.Module):
+class HamidaHead(PositionwiseHead):
     """``pool2``, ``conv3``, ``conv4``, attention and classifier on a 1 x 1 window.
 
     Shape:
@@ -76,11 +81,17 @@ class HamidaHead(nn.Module):
         self.attention = create_attention(attention, c, **(attention_kwargs or {}))
         self.classifier = nn.Linear(c * _spectral_length(n_bands), n_classes)
 
-    def forward(self, x: Tensor) -> Tensor:
+    def _spectral(self, x: Tensor) -> Tensor:
         x = self.relu(self.pool2(x))
         x = self.relu(self.conv3(x))
-        x = self.relu(self.conv4(x))
-        return self.classifier(self.attention(x).flatten(1))
+        return self.relu(self.conv4(x))
+
+    def forward(self, x: Tensor) -> Tensor:
+        return self.classifier(self.attention(self._spectral(x)).flatten(1))
+
+    def positionwise(self, x: Tensor) -> Tensor:
+        x = positionwise_attention(self.attention, self._spectral(x))
+        return positionwise_linear(self.classifier, x)
 
 
 class Hamida3d(WindowAveragedNet):

@@ -43,7 +43,12 @@ from torch import Tensor, nn
 
 from hsi_attn.layers import BasicBlock3d
 from hsi_attn.models.checks import check_3d_attention, check_patch_size, check_positive_int
-from hsi_attn.models.dense import WindowAveragedNet
+from hsi_attn.models.dense import (
+    PositionwiseHead,
+    WindowAveragedNet,
+    positionwise_block,
+    positionwise_linear,
+)
 
 
 class ValidSpatialBlock3d(nn.Module):
@@ -78,7 +83,7 @@ class ValidSpatialBlock3d(nn.Module):
         return self.relu(out + x[..., 2:-2, 2:-2])
 
 
-class SpectralHead(nn.Module):
+class SpectralHead(PositionwiseHead):
     """Spectral residual blocks with attention, then a linear classifier on C x D features.
 
     The classifier sees every band position (flattened channels x bands), as in
@@ -114,6 +119,11 @@ class SpectralHead(nn.Module):
     def forward(self, x: Tensor) -> Tensor:
         return self.classifier(self.blocks(x).flatten(1))
 
+    def positionwise(self, x: Tensor) -> Tensor:
+        for block in self.blocks:
+            x = positionwise_block(block, x)
+        return positionwise_linear(self.classifier, x)
+
 
 class ResNet3d(WindowAveragedNet):
     """Spectral-spatial residual 3-D CNN with band-preserving attention (``resnet3d``).
@@ -143,7 +153,7 @@ class ResNet3d(WindowAveragedNet):
         attention: str = "none",
         attention_kwargs: dict[str, Any] | None = None,
         width: int = 16,
-        spatial_blocks: int = 2,
+        spatial_blocks: int = 1,
         spectral_blocks: int = 2,
     ) -> None:
         name = "resnet3d"

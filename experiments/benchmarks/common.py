@@ -1,0 +1,107 @@
+"""Shared helpers of the benchmark scripts: stable allocator, device name, JSON output.
+
+Not part of the package: benchmarks are scripts, not tests. Each one compares within
+one process (A vs B in the same run) because absolute times on shared machines drift.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import platform
+import sys
+import tempfile
+import time
+from collections.abc import Callable
+from pathlib import Path
+from typing import Any
+
+import torch
+
+import hsi_attn
+
+RESULTS = Path(__file__).resolve().parent / "results"
+
+# glibc returns large freed blocks to the OS and page-faults them back on the next
+# batch; with these thresholds the allocator keeps them, and timings stop varying by up
+# to 1.8x from one process to the next.
+ALLOCATOR_ENV = {"MALLOC_MMAP_THRESHOLD_": "17179869184", "MALLOC_TRIM_THRESHOLD_": "17179869184"}
+
+
+def ensure_stable_allocator() -> None:
+    """Re-execute this script with the allocator settings unless they are already set."""
+    if all(os.environ.get(k) == v for k, v in ALLOCATOR_ENV.items()):
+        return
+    env = {**os.environ, **ALLOCATOR_ENV}
+    os.execve(sys.executable, [sys.executable, *sys.argv], env)
+
+
+def device_name(device: torch.device) -> str:
+    """Human-readable device: GPU name, or CPU model and thread count."""
+    if device.type == "cuda":
+        return f"cuda: {torch.cuda.get_device_name(device)}"
+    model = platform.processor() or "cpu"
+    try:
+        for line in Path("/proc/cpuinfo").read_text().splitlines():
+            if line.startswith("model name"):
+                model = line.split(":", 1)[1].strip()
+                break
+    except OSError:
+        pass
+    return f"cpu: {model}, {os.cpu_count()} logical cores, torch threads {torch.get_num_threads()}"
+
+
+def synchronize(device: torch.device) -> None:
+    if device.type == "cuda":
+        torch.cuda.synchronize(device)
+
+
+def best_time(fn: Callable[[], Any], *, repeats: int, device: torch.device) -> float:
+    """Smallest wall time of ``repeats`` calls after one warm-up call."""
+    fn()
+    synchronize(device)
+    best = float("inf")
+    for _ in range(repeats):
+        start = time.perf_counter()
+        fn()
+        synchronize(device)
+        best = min(best, time.perf_counter() - start)
+    return best
+
+
+def matmul_gflops(device: torch.device, *, size: int = 4096, repeats: int = 5) -> float:
+    """GFLOP/s of a large float32 matrix multiply (2 n^3 FLOPs) on ``device``."""
+    a = torch.randn(size, size, device=device)
+    b = torch.randn(size, size, device=device)
+    seconds = best_time(lambda: a @ b, repeats=repeats, device=device)
+    return 2 * size**3 / seconds / 1e9
+
+
+def provenance(device: torch.device) -> dict[str, Any]:
+    """Command, device and versions to record with every result."""
+    return {
+        "command": " ".join(["python", *sys.argv]),
+        "device": device_name(device),
+        "torch": torch.__version__,
+        "hsi_attn": hsi_attn.__version__,
+        "allocator": {k: os.environ.get(k) for k in ALLOCATOR_ENV},
+        "utc": time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime()),
+    }
+
+
+def write_result(name: str, result: dict[str, Any], *, write: bool = True) -> None:
+    """Print ``result`` as one JSON line and write it atomically to ``results/<name>.json``."""
+    line = json.dumps(result, sort_keys=True)
+    print(line, flush=True)
+    if not write:
+        return
+    RESULTS.mkdir(parents=True, exist_ok=True)
+    path = RESULTS / f"{name}.json"
+    handle, temp = tempfile.mkstemp(dir=RESULTS, prefix=f".{name}.", suffix=".tmp")
+    try:
+        with os.fdopen(handle, "w", encoding="utf-8") as out:
+            out.write(line + "\n")
+        os.replace(temp, path)
+    except BaseException:
+        os.unlink(temp)
+        raise

@@ -1,0 +1,133 @@
+"""Full Indian Pines map with the default flagship: per-patch vs dense inference.
+
+Measured in one process, on the same model and cube:
+
+* wall time and pixels/s of ``predict_scene(method="patch")`` and ``method="dense"``,
+  and the speed-up;
+* the redundancy factor: per-patch forward FLOPs / dense forward FLOPs per pixel
+  (counted on the whole scene, halo included) -- the most work dense can remove;
+* dense GFLOP/s against a large float32 matrix multiply measured in the same process,
+  and how far dense is above its physical floor (its FLOPs at the matmul rate);
+* a naive loop of single-patch forward passes on a pixel subsample, per pixel, to show
+  the batched patch method is at least that fast;
+* the largest difference between the two probability maps.
+
+The model is the untrained default (``ModelConfig()``: flagship, attention, patch size)
+in eval mode: inference cost does not depend on the weights.
+
+Run:  python experiments/benchmarks/inference.py [--threads N] [--device cpu]
+Prints one JSON line and writes it to experiments/benchmarks/results/inference.json.
+"""
+
+from __future__ import annotations
+
+import argparse
+import time
+
+import numpy as np
+import torch
+
+from common import best_time, ensure_stable_allocator, matmul_gflops, provenance, write_result
+from hsi_attn.config import ModelConfig, TrainConfig
+from hsi_attn.data import load_scene
+from hsi_attn.data.patches import PatchSampler
+from hsi_attn.inference import predict_scene
+from hsi_attn.models import create_model, forward_flops, profile
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--scene", default="indian_pines")
+    parser.add_argument("--device", default="cpu")
+    parser.add_argument("--threads", type=int, default=None, help="torch threads (default: all)")
+    parser.add_argument("--repeats", type=int, default=3, help="timed repeats (best is kept)")
+    parser.add_argument("--naive-pixels", type=int, default=200)
+    parser.add_argument("--patch-size", type=int, default=None, help="default: ModelConfig's")
+    parser.add_argument("--no-write", action="store_true", help="print only")
+    args = parser.parse_args()
+    if args.threads:
+        torch.set_num_threads(args.threads)
+    device = torch.device(args.device)
+    torch.manual_seed(0)
+
+    scene = load_scene(args.scene, dtype="float32")
+    cube = scene.cube
+    cube = ((cube - cube.mean(axis=(0, 1))) / (cube.std(axis=(0, 1)) + 1e-6)).astype(np.float32)
+    height, width, bands = cube.shape
+    pixels = height * width
+    config = ModelConfig()
+    p = args.patch_size or config.patch_size
+    model = create_model(
+        config.name, n_bands=bands, n_classes=int(scene.gt.max()), patch_size=p,
+        attention=config.attention, attention_kwargs=config.attention_kwargs(),
+    ).to(device).eval()
+    batch_size = TrainConfig().eval_batch_size
+
+    per_patch = profile(model, (1, 1, bands, p, p))["flops_per_patch"]
+    half = p // 2
+    padded = np.pad(cube, ((half, half), (half, half), (0, 0)), mode="reflect")
+    scene_tensor = torch.from_numpy(np.ascontiguousarray(padded.transpose(2, 0, 1)))[None, None]
+    dense_flops = forward_flops(model.dense_twin(), scene_tensor.to(device))
+    redundancy = per_patch * pixels / dense_flops
+
+    matmul = matmul_gflops(device)
+    results: dict[str, np.ndarray] = {}
+
+    def run(method: str) -> None:
+        results[method] = predict_scene(model, cube, patch_size=p, method=method,
+                                        batch_size=batch_size, device=device)
+
+    dense_s = best_time(lambda: run("dense"), repeats=args.repeats, device=device)
+    patch_s = best_time(lambda: run("patch"), repeats=max(1, args.repeats - 1), device=device)
+    matmul_after = matmul_gflops(device)
+
+    # Naive: one forward pass per pixel, on a subsample.
+    sampler = PatchSampler(cube, p, device=device)
+    rng = np.random.default_rng(0)
+    flat = rng.choice(pixels, size=min(args.naive_pixels, pixels), replace=False)
+    coords = np.stack(np.divmod(flat, width), axis=1).astype(np.int64)
+    with torch.inference_mode():
+        model(sampler.gather(coords[:1]))
+        start = time.perf_counter()
+        for row in coords:
+            torch.softmax(model(sampler.gather(row[None])), dim=1).cpu()
+        naive_s = (time.perf_counter() - start) / len(coords)
+
+    dense_gflops = dense_flops / dense_s / 1e9
+    matmul_rate = max(matmul, matmul_after)
+    floor_s = dense_flops / (matmul_rate * 1e9)
+    result = {
+        "benchmark": "inference",
+        "scene": args.scene,
+        "shape": [height, width, bands],
+        "model": {"name": config.name, "attention": config.attention, "patch_size": p,
+                  "params": sum(t.numel() for t in model.parameters())},
+        "batch_size": batch_size,
+        "patch_s": patch_s,
+        "dense_s": dense_s,
+        "patch_pixels_per_s": pixels / patch_s,
+        "dense_pixels_per_s": pixels / dense_s,
+        "naive_pixels_per_s": 1 / naive_s,
+        "naive_pixels_sampled": len(coords),
+        "speedup_dense_vs_patch": patch_s / dense_s,
+        "speedup_patch_vs_naive": (pixels / patch_s) * naive_s,
+        "flops_per_patch": per_patch,
+        "dense_flops_per_pixel": dense_flops / pixels,
+        "redundancy_factor": redundancy,
+        "speedup_over_redundancy": (patch_s / dense_s) / redundancy,
+        "matmul_gflops": matmul_rate,
+        "matmul_gflops_before_after": [matmul, matmul_after],
+        "dense_gflops": dense_gflops,
+        "dense_fraction_of_matmul": dense_gflops / matmul_rate,
+        "patch_gflops": per_patch * pixels / patch_s / 1e9,
+        "dense_floor_s": floor_s,
+        "dense_over_floor": dense_s / floor_s,
+        "max_abs_diff_dense_vs_patch": float(np.abs(results["dense"] - results["patch"]).max()),
+        **provenance(device),
+    }
+    write_result("inference", result, write=not args.no_write)
+
+
+if __name__ == "__main__":
+    ensure_stable_allocator()
+    main()
