@@ -30,6 +30,8 @@ class DataConfig:
         normalization: ``"standard"``, ``"minmax"`` or ``"none"``; fitted on training
             pixels only.
         pca: Number of PCA components fitted on training pixels, or None for all bands.
+            The default 30 keeps the main job (``hsi-attn train``) within its 10-minute
+            budget on a 2-core CPU (30 components keep ~99 % of Indian Pines' variance).
         pad_mode: How the cube is padded so border pixels get full patches
             (``"reflect"`` or ``"symmetric"``).
         cube_path: Your own cube file (.mat, ENVI .hdr, .npy, .npz) used instead of the
@@ -44,7 +46,7 @@ class DataConfig:
     train_size: float | int = 0.1
     val_size: float | int = 0.05
     normalization: str = "standard"
-    pca: int | None = None
+    pca: int | None = 30
     pad_mode: str = "reflect"
     cube_path: str | None = None
     gt_path: str | None = None
@@ -68,7 +70,7 @@ class ModelConfig:
     attention: str = "eca_band"
     reduction: int = 4
     kernel_size: int | str = "adaptive"
-    patch_size: int = 9
+    patch_size: int = 11
 
     def attention_kwargs(self) -> dict[str, Any]:
         """Keyword options for :func:`hsi_attn.layers.create_attention`."""
@@ -99,7 +101,7 @@ class TrainConfig:
             from the seeded data-order generator.
     """
 
-    epochs: int = 40
+    epochs: int = 100
     batch_size: int = 64
     lr: float = 3e-3
     weight_decay: float = 1e-4
@@ -114,7 +116,7 @@ class TrainConfig:
     device: str = "auto"
     seed: int = 0
     eval_batch_size: int = 512
-    augment: bool = False
+    augment: bool = True
 
 
 @dataclass(frozen=True)

@@ -47,7 +47,7 @@ def predict_scene(
     method: str = "auto",
     batch_size: int = 512,
     device: torch.device | str | None = None,
-    max_memory: int = 1 << 30,
+    max_memory: int = 128 << 20,
     pad_mode: str = "reflect",
     tile_size: int | None = None,
 ) -> np.ndarray:

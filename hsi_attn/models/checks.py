@@ -13,10 +13,11 @@ from torch import Tensor
 from hsi_attn.layers import attention_class, list_attention
 
 
-def check_positive_int(value: object, *, name: str, minimum: int = 1) -> int:
+def check_positive_int(value: object, *, name: str, minimum: int = 1, model: str | None = None) -> int:
     """Return ``value`` if it is an int >= ``minimum``, else raise ValueError."""
     if isinstance(value, bool) or not isinstance(value, int) or value < minimum:
-        raise ValueError(f"{name} must be an int >= {minimum}, got {value!r}")
+        owner = f"{model}: " if model else ""
+        raise ValueError(f"{owner}{name} must be an int >= {minimum}, got {value!r}")
     return value
 
 

@@ -123,7 +123,7 @@ class Hamida3d(WindowAveragedNet):
     ) -> None:
         name = "hamida3d"
         super().__init__(
-            check_positive_int(n_bands, name="n_bands", minimum=MIN_BANDS),
+            check_positive_int(n_bands, name="n_bands", minimum=MIN_BANDS, model=name),
             check_positive_int(n_classes, name="n_classes"),
             patch_size=check_patch_size(patch_size, model=name),
             name=name,

@@ -66,7 +66,7 @@ class HybridSN(nn.Module):
     ) -> None:
         super().__init__()
         name = "hybridsn"
-        self.n_bands = check_positive_int(n_bands, name="n_bands", minimum=MIN_BANDS)
+        self.n_bands = check_positive_int(n_bands, name="n_bands", minimum=MIN_BANDS, model=name)
         self.n_classes = check_positive_int(n_classes, name="n_classes")
         self.patch_size = check_patch_size(patch_size, model=name, minimum=MIN_PATCH)
         self.family = name

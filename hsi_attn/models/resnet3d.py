@@ -6,8 +6,8 @@ Network for Hyperspectral Image Classification: A 3-D Deep Learning Framework", 
 
 Layout (input ``(N, 1, B, p, p)``, bands as depth):
 
-1. **spectral stem**: ``Conv3d(1, C, (7, 1, 1), stride (2, 1, 1))`` + BN + ReLU, spatially
-   point-wise; D = ceil(B / 2) bands remain;
+1. **spectral stem**: ``Conv3d(1, C, (7, 1, 1), stride (s, 1, 1))`` + BN + ReLU, spatially
+   point-wise; D = ceil(B / s) bands remain (s = 4 by default: 50 of Indian Pines' 200);
 2. **spatial stage**: ``min(spatial_blocks, (p - 1) // 4)`` residual blocks of two
    *valid* ``(3, 3, 3)`` convolutions (spectral padding 1, no spatial padding) with a
    shortcut centre-cropped by 2 pixels; each block shrinks the window by 4, from p to
@@ -33,6 +33,14 @@ after it mixes positions*. Dense inference then equals per-patch inference exact
 Any odd p >= 1 works: p = 1 or 3 has no spatial block (p = 1 is a purely spectral
 network, as the scikit-learn estimator uses for spectra), p = 5 ends the spatial stage
 on a 1 x 1 window, and larger p average what the spatial blocks leave.
+
+Sizing (Indian Pines, 10 % random training, 40 epochs, AdamW 3e-3, cosine, seed 0, test
+OA): one spatial block at p = 9 reached 96.9 % against 94.1 % for two blocks (which
+average a 1 x 1 window and cost more); at p = 11 one block gave 97.8 % with s = 2 and
+97.2 % with s = 4 at half the training FLOPs (92 MFLOP per patch forward). The defaults
+(width 16, one spatial block, two spectral blocks, s = 4, ``ModelConfig.patch_size``
+11) follow from that. One spatial block also keeps the dense redundancy high (about 37
+at p = 11): most work sits at the widest windows, where dense inference shares it.
 """
 
 from __future__ import annotations
@@ -139,6 +147,7 @@ class ResNet3d(WindowAveragedNet):
         width: Channels C throughout.
         spatial_blocks: Most valid spatial blocks (fewer when p is small).
         spectral_blocks: Spectral residual blocks carrying the attention.
+        spectral_stride: Stride of the stem along the bands (D = ceil(B / stride)).
 
     Shape:
         Input ``(N, 1, B, p, p)``; output logits ``(N, K)``.
@@ -155,6 +164,7 @@ class ResNet3d(WindowAveragedNet):
         width: int = 16,
         spatial_blocks: int = 1,
         spectral_blocks: int = 2,
+        spectral_stride: int = 4,
     ) -> None:
         name = "resnet3d"
         super().__init__(
@@ -167,15 +177,17 @@ class ResNet3d(WindowAveragedNet):
         check_positive_int(width, name="width")
         check_positive_int(spatial_blocks, name="spatial_blocks", minimum=0)
         check_positive_int(spectral_blocks, name="spectral_blocks", minimum=0)
+        check_positive_int(spectral_stride, name="spectral_stride")
+        depth = (n_bands - 1) // spectral_stride + 1  # stem: kernel 7, padding 3
         n_spatial = min(spatial_blocks, (patch_size - 1) // ValidSpatialBlock3d.shrink)
         self.window = patch_size - ValidSpatialBlock3d.shrink * n_spatial
         self.spatial = nn.Sequential(
-            nn.Conv3d(1, width, (7, 1, 1), stride=(2, 1, 1), padding=(3, 0, 0), bias=False),
+            nn.Conv3d(1, width, (7, 1, 1), stride=(spectral_stride, 1, 1), padding=(3, 0, 0), bias=False),
             nn.BatchNorm3d(width),
             nn.ReLU(inplace=True),
             *(ValidSpatialBlock3d(width) for _ in range(n_spatial)),
         )
         self.head = SpectralHead(
-            width, (n_bands + 1) // 2, n_classes, blocks=spectral_blocks,
+            width, depth, n_classes, blocks=spectral_blocks,
             attention=attention, attention_kwargs=attention_kwargs,
         )
