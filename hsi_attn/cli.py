@@ -154,6 +154,9 @@ def _add_common(parser: argparse.ArgumentParser) -> None:
     group.add_argument("-q", "--quiet", action="store_true",
                        help="only warnings and the final result; no progress bar")
     group.add_argument("-v", "--verbose", action="store_true", help="debug logging")
+    group.add_argument("--threads", type=int, default=None, metavar="N",
+                       help="CPU threads for torch (default: torch's choice, one per core; "
+                            "1 is faster when other jobs share the cores)")
 
 
 def _add_data_location(parser: argparse.ArgumentParser) -> None:
@@ -171,7 +174,8 @@ def _add_train(parser: argparse.ArgumentParser) -> None:
     for flags, section, name, options in _TRAIN_OPTIONS:
         default = _default_of(section, name)
         config_group.add_argument(
-            *flags, dest=f"{section}__{name}", default=None, metavar=flags[0][2:].upper(),
+            *flags, dest=f"{section}__{name}", default=argparse.SUPPRESS,
+            metavar=flags[0][2:].upper(),
             **{**options, "help": f"{options['help']} (default: {default})"},
         )
     runs = parser.add_argument_group("repetitions")
@@ -194,9 +198,9 @@ def _add_train(parser: argparse.ArgumentParser) -> None:
 def _config_from_args(args: argparse.Namespace, base: RunConfig) -> RunConfig:
     sections: dict[str, dict[str, Any]] = {"data": {}, "model": {}, "train": {}}
     for _, section, name, _ in _TRAIN_OPTIONS:
-        value = getattr(args, f"{section}__{name}")
-        if value is not None:
-            sections[section][name] = value
+        # Absent unless given (SUPPRESS), so an explicit "--pca none" overrides a default.
+        if hasattr(args, f"{section}__{name}"):
+            sections[section][name] = getattr(args, f"{section}__{name}")
     return RunConfig(
         data=dataclasses.replace(base.data, **sections["data"]),
         model=dataclasses.replace(base.model, **sections["model"]),
@@ -471,6 +475,13 @@ def main(argv: Sequence[str] | None = None) -> int:
         parser.print_help(sys.stderr)
         return EXIT_USAGE
     args.argv = argv
+    if args.threads is not None:
+        if args.threads < 1:
+            print(f"hsi-attn: error: --threads must be >= 1, got {args.threads}", file=sys.stderr)
+            return EXIT_USAGE
+        import torch
+
+        torch.set_num_threads(args.threads)
     handler = _configure_logging(args)
     try:
         return args.handler(args)

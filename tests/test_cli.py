@@ -11,6 +11,7 @@ import pytest
 import torch
 
 from hsi_attn.cli import SUBCOMMANDS, main
+from hsi_attn.config import RunConfig
 
 
 def _write_tiny_scene(folder: Path, seed: int = 0) -> tuple[Path, Path]:
@@ -50,7 +51,7 @@ def files(tmp_path_factory: pytest.TempPathFactory) -> tuple[Path, Path]:
 def _train_args(files: tuple[Path, Path], out: Path, *extra: str) -> list[str]:
     cube, gt = files
     return ["train", "--cube", str(cube), "--gt", str(gt), "--scene", "tiny",
-            "--patch-size", "5", "--train-size", "0.3", "--val-size", "0.2",
+            "--patch-size", "5", "--train-size", "0.3", "--val-size", "0.2", "--pca", "none",
             "--epochs", "1", "--batch-size", "16", "--device", "cpu", "--out", str(out),
             "--quiet", *extra]
 
@@ -82,7 +83,8 @@ def test_train_prints_metrics_and_writes_the_run(run_dir: Path, files: tuple[Pat
     saved = json.loads((run_dir / "config.json").read_text())
     assert saved["data"]["cube_path"] == str(files[0]) and saved["model"]["patch_size"] == 5
     assert saved["command"].startswith("hsi-attn train --cube")
-    assert saved["train"]["lr"] == 3e-3  # untouched options keep the config defaults
+    assert saved["data"]["pca"] is None  # an explicit "--pca none" overrides the default
+    assert saved["train"]["lr"] == RunConfig().train.lr  # untouched options keep defaults
     code, out, err = _run(["evaluate", str(run_dir), "--quiet"], capsys)
     assert code == 0, err
     metrics = json.loads((run_dir / "metrics.json").read_text())["test"]
@@ -149,7 +151,7 @@ def test_resume_continues_with_saved_settings(run_dir: Path, tmp_path: Path,
     assert code == 0, err
     assert "OA" in out
     code, _, err = _run(["train", "--out", str(copy), "--resume", "--lr", "0.5"], capsys)
-    _assert_one_line_error(code, err, "train.lr: 0.003 -> 0.5")
+    _assert_one_line_error(code, err, f"train.lr: {RunConfig().train.lr!r} -> 0.5")
 
 
 def test_several_seeds_print_mean_and_std(files: tuple[Path, Path], tmp_path: Path,

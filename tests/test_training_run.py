@@ -39,7 +39,7 @@ def tiny_scene(seed: int = 0) -> Scene:
 
 def tiny_config(**train: object) -> RunConfig:
     return RunConfig(
-        data=DataConfig(scene="tiny", train_size=0.3, val_size=0.2),
+        data=DataConfig(scene="tiny", train_size=0.3, val_size=0.2, pca=None),
         model=ModelConfig(name="resnet3d", attention="eca_band", patch_size=5),
         train=dataclasses.replace(
             TrainConfig(epochs=2, batch_size=16, lr=0.01, device="cpu", seed=0,
