@@ -335,8 +335,8 @@ def _run_scenes(args: argparse.Namespace) -> int:
 
     for name in list_scenes():
         location = locate_scene(name, root=args.root)
-        state = "available" if location.available else "missing (use --download)"
-        print(f"{name:<20} {state}")
+        hint = f"; fetch with: hsi-attn train --scene {name} --download"
+        print(f"{location}{'' if location.available else hint}")
     return 0
 
 
