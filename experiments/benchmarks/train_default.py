@@ -18,6 +18,7 @@ Usage::
 
 from __future__ import annotations
 
+import contextlib
 import json
 import os
 import platform
@@ -41,7 +42,9 @@ def run(extra: list[str]) -> dict[str, object]:
         out = Path(tmp) / "run"
         argv = ["train", "--out", str(out), "--quiet", *extra]
         started = time.perf_counter()
-        code = hsi_attn_main(argv)
+        # The CLI's result table goes to stderr so stdout holds only the JSON line.
+        with contextlib.redirect_stdout(sys.stderr):
+            code = hsi_attn_main(argv)
         wall = time.perf_counter() - started
         if code != 0:
             raise SystemExit(f"hsi-attn {' '.join(argv)} failed with exit status {code}")
