@@ -490,7 +490,8 @@ def train_run(
         class_names=the_scene.class_names,
     )
     epochs_run = len(history)
-    best = history.best("val_oa")
+    # The epoch BestModel kept (highest val_oa, ties to the lower val_loss).
+    best = next((r for r in reversed(history) if r.get("is_best")), None)
     metrics = {
         "scene": the_scene.name, "model": config.model.name, "attention": config.model.attention,
         "seed": train_cfg.seed, "device": str(device),

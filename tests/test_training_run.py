@@ -89,6 +89,9 @@ def test_metrics_json_agrees_with_the_saved_prediction(run_dir: Path, scene: Sce
     assert [c["name"] for c in metrics["test"]["per_class"]] == list(scene.class_names)
     assert metrics["timing"]["train_samples_per_second"] > 0
     assert metrics["epochs_run"] == 2 and metrics["profile"]["params"] > 0
+    history = History.from_csv(run_dir / "history.csv")
+    flagged = [r["epoch"] for r in history if r["is_best"]]
+    assert metrics["best_epoch"] == flagged[-1]
 
 
 def test_evaluate_run_reproduces_the_test_metrics(run_dir: Path, scene: Scene) -> None:
