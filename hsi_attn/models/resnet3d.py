@@ -7,7 +7,8 @@ Network for Hyperspectral Image Classification: A 3-D Deep Learning Framework", 
 Layout (input ``(N, 1, B, p, p)``, bands as depth):
 
 1. **spectral stem**: ``Conv3d(1, C, (7, 1, 1), stride (s, 1, 1))`` + BN + ReLU, spatially
-   point-wise; D = ceil(B / s) bands remain (s = 4 by default: 50 of Indian Pines' 200);
+   point-wise; D = ceil(B / s) bands remain (by default s is the smallest stride that
+   leaves at most 50 bands: 4 for Indian Pines' 200 bands, 1 after PCA to 30);
 2. **spatial stage**: ``min(spatial_blocks, (p - 1) // 4)`` residual blocks of two
    *valid* ``(3, 3, 3)`` convolutions (spectral padding 1, no spatial padding) with a
    shortcut centre-cropped by 2 pixels; each block shrinks the window by 4, from p to
@@ -45,6 +46,7 @@ at p = 11): most work sits at the widest windows, where dense inference shares i
 
 from __future__ import annotations
 
+import math
 from typing import Any
 
 from torch import Tensor, nn
@@ -57,6 +59,11 @@ from hsi_attn.models.dense import (
     positionwise_block,
     positionwise_linear,
 )
+
+
+MAX_STEM_BANDS = 50
+"""The stem's default stride keeps at most this many bands: enough spectral resolution
+for band-preserving attention, and a bounded cost per position whatever B is."""
 
 
 class ValidSpatialBlock3d(nn.Module):
@@ -147,7 +154,9 @@ class ResNet3d(WindowAveragedNet):
         width: Channels C throughout.
         spatial_blocks: Most valid spatial blocks (fewer when p is small).
         spectral_blocks: Spectral residual blocks carrying the attention.
-        spectral_stride: Stride of the stem along the bands (D = ceil(B / stride)).
+        spectral_stride: Stride of the stem along the bands (D = ceil(B / stride));
+            None picks the smallest stride leaving at most ``MAX_STEM_BANDS`` bands
+            (4 for Indian Pines' 200 bands, 3 for Pavia's 103, 1 for 30 PCA components).
 
     Shape:
         Input ``(N, 1, B, p, p)``; output logits ``(N, K)``.
@@ -164,7 +173,7 @@ class ResNet3d(WindowAveragedNet):
         width: int = 16,
         spatial_blocks: int = 1,
         spectral_blocks: int = 2,
-        spectral_stride: int = 4,
+        spectral_stride: int | None = None,
     ) -> None:
         name = "resnet3d"
         super().__init__(
@@ -177,6 +186,8 @@ class ResNet3d(WindowAveragedNet):
         check_positive_int(width, name="width")
         check_positive_int(spatial_blocks, name="spatial_blocks", minimum=0)
         check_positive_int(spectral_blocks, name="spectral_blocks", minimum=0)
+        if spectral_stride is None:
+            spectral_stride = max(1, math.ceil(n_bands / MAX_STEM_BANDS))
         check_positive_int(spectral_stride, name="spectral_stride")
         depth = (n_bands - 1) // spectral_stride + 1  # stem: kernel 7, padding 3
         n_spatial = min(spatial_blocks, (patch_size - 1) // ValidSpatialBlock3d.shrink)
