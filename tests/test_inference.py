@@ -220,3 +220,17 @@ def test_non_finite_cube_is_refused(model: nn.Module) -> None:
     cube[1, 2, 3] = np.nan
     with pytest.raises(ValueError, match="NaN"):
         predict_scene(model, cube, patch_size=5)
+
+
+@pytest.mark.parametrize("height", [1, 2, 3, 4, 7])
+def test_dense_twin_equals_the_patch_model_for_any_output_height(height: int) -> None:
+    p, width, bands = 5, 3, 6
+    model = randomized(FAMILIES["resnet3d"](bands, p, "se_band"), seed=height)
+    cube = torch.randn(1, 1, bands, height + p - 1, width + p - 1, dtype=torch.float64)
+    with torch.no_grad():
+        dense = model.dense_twin()(cube)
+        windows = cube.unfold(3, p, 1).unfold(4, p, 1)  # (1, 1, B, H, W, p, p)
+        patches = windows.permute(0, 3, 4, 1, 2, 5, 6).reshape(height * width, 1, bands, p, p)
+        expected = model(patches).reshape(height, width, -1).permute(2, 0, 1)
+    assert dense.shape == (1, 4, height, width)
+    torch.testing.assert_close(dense[0], expected, rtol=0, atol=1e-10)

@@ -13,7 +13,11 @@ Measured in one process, on the same model and cube:
 * the largest difference between the two probability maps.
 
 The model is the untrained default (``ModelConfig()``: flagship, attention, patch size)
-in eval mode: inference cost does not depend on the weights.
+in eval mode (inference cost does not depend on the weights), on the scene preprocessed
+as the default training run does (``DataConfig()``: standardisation and PCA fitted on
+the training pixels of the default split; ``--pca 0`` keeps every band). The redundancy
+factor of every dense-capable family at its default and paper patch sizes is reported
+too.
 
 Run:  python experiments/benchmarks/inference.py [--threads N] [--device cpu]
 Prints one JSON line and writes it to experiments/benchmarks/results/inference.json.
@@ -28,11 +32,32 @@ import numpy as np
 import torch
 
 from common import best_time, ensure_stable_allocator, matmul_gflops, provenance, write_result
-from hsi_attn.config import ModelConfig, TrainConfig
+from hsi_attn.config import DataConfig, ModelConfig, TrainConfig
 from hsi_attn.data import load_scene
 from hsi_attn.data.patches import PatchSampler
+from hsi_attn.data.preprocess import fit_preprocessor
+from hsi_attn.data.splits import split_random
 from hsi_attn.inference import predict_scene
-from hsi_attn.models import create_model, forward_flops, profile
+from hsi_attn.models import DenseCapable, create_model, forward_flops, list_models, profile
+
+
+def redundancy_factors(bands: int, n_classes: int, height: int, width: int,
+                       patch_sizes: tuple[int, ...]) -> dict[str, dict[int, float]]:
+    """Per-patch FLOPs / dense FLOPs per pixel on the whole scene, per dense-capable family."""
+    factors: dict[str, dict[int, float]] = {}
+    for name in list_models():
+        for p in patch_sizes:
+            try:
+                model = create_model(name, n_bands=bands, n_classes=n_classes, patch_size=p)
+            except ValueError:
+                continue
+            if not isinstance(model, DenseCapable):
+                continue
+            cube = torch.zeros(1, 1, bands, height + p - 1, width + p - 1)
+            dense = forward_flops(model.dense_twin(), cube) / (height * width)
+            patch = profile(model, (1, 1, bands, p, p))["flops_per_patch"]
+            factors.setdefault(name, {})[p] = patch / dense
+    return factors
 
 
 def main() -> None:
@@ -43,16 +68,22 @@ def main() -> None:
     parser.add_argument("--repeats", type=int, default=3, help="timed repeats (best is kept)")
     parser.add_argument("--naive-pixels", type=int, default=200)
     parser.add_argument("--patch-size", type=int, default=None, help="default: ModelConfig's")
+    parser.add_argument("--pca", type=int, default=None, help="default: DataConfig's; 0 = all bands")
     parser.add_argument("--no-write", action="store_true", help="print only")
+    parser.add_argument("--result-name", default="inference", help="results/<name>.json")
     args = parser.parse_args()
     if args.threads:
         torch.set_num_threads(args.threads)
     device = torch.device(args.device)
     torch.manual_seed(0)
 
-    scene = load_scene(args.scene, dtype="float32")
-    cube = scene.cube
-    cube = ((cube - cube.mean(axis=(0, 1))) / (cube.std(axis=(0, 1)) + 1e-6)).astype(np.float32)
+    scene = load_scene(args.scene)
+    data_cfg = DataConfig()
+    pca = data_cfg.pca if args.pca is None else (args.pca or None)
+    split = split_random(scene.gt, data_cfg.train_size, val_size=data_cfg.val_size, seed=0)
+    prep = fit_preprocessor(scene.cube, split.train, normalization=data_cfg.normalization,
+                            pca=pca, seed=0)
+    cube = np.ascontiguousarray(prep.transform(scene.cube), dtype=np.float32)
     height, width, bands = cube.shape
     pixels = height * width
     config = ModelConfig()
@@ -123,9 +154,12 @@ def main() -> None:
         "dense_floor_s": floor_s,
         "dense_over_floor": dense_s / floor_s,
         "max_abs_diff_dense_vs_patch": float(np.abs(results["dense"] - results["patch"]).max()),
+        "pca": pca,
+        "redundancy_factors": redundancy_factors(bands, int(scene.gt.max()), height, width,
+                                                 tuple(sorted({5, 9, p}))),
         **provenance(device),
     }
-    write_result("inference", result, write=not args.no_write)
+    write_result(args.result_name, result, write=not args.no_write)
 
 
 if __name__ == "__main__":
