@@ -163,3 +163,18 @@ def test_several_seeds_print_mean_and_std(files: tuple[Path, Path], tmp_path: Pa
     summary = json.loads((tmp_path / "many" / "summary.json").read_text())
     assert summary["seeds"] == [0, 1]
     assert (tmp_path / "many" / "seed1" / "metrics.json").is_file()
+
+
+def test_predict_reads_an_envi_cube(run_dir: Path, files: tuple[Path, Path], tmp_path: Path,
+                                    capsys: pytest.CaptureFixture[str]) -> None:
+    from spectral import envi
+
+    header = tmp_path / "scene.hdr"
+    envi.save_image(str(header), np.load(files[0]), dtype=np.float32, interleave="bil",
+                    ext=".img")
+    out = tmp_path / "envi_map.npy"
+    code, _, err = _run(["predict", str(run_dir), "--cube", str(header), "--out", str(out)],
+                        capsys)
+    assert code == 0, err
+    np.testing.assert_array_equal(np.load(out), np.load(run_dir / "prediction.npy"))
+    assert out.with_suffix(".png").read_bytes()[:4] == b"\x89PNG"
