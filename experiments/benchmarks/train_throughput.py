@@ -53,6 +53,7 @@ def main() -> None:
     parser.add_argument("--device", default="cpu")
     parser.add_argument("--threads", type=int, default=None, help="torch threads (default: all)")
     parser.add_argument("--no-write", action="store_true", help="print only")
+    parser.add_argument("--result-name", default="train_throughput", help="results/<name>.json")
     args = parser.parse_args()
     if args.threads:
         torch.set_num_threads(args.threads)
@@ -109,7 +110,7 @@ def main() -> None:
         "fraction_of_matmul": achieved / matmul,
         **provenance(device),
     }
-    write_result("train_throughput", result, write=not args.no_write)
+    write_result(args.result_name, result, write=not args.no_write)
 
 
 if __name__ == "__main__":
