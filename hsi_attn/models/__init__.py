@@ -6,7 +6,7 @@ Every model maps patches ``(N, 1, B, p, p)`` (bands as the 3-D depth) to logits
 in one pass, exactly equal to per-patch prediction.
 """
 
-from hsi_attn.models.dense import DenseCapable, DenseTwin, WindowAveragedNet
+from hsi_attn.models.dense import DenseCapable, DenseTwin, PositionwiseHead, WindowAveragedNet
 from hsi_attn.models.hamida3d import Hamida3d
 from hsi_attn.models.hybridsn import HybridSN
 from hsi_attn.models.profile import count_parameters, dense_profile, forward_flops, profile
@@ -19,6 +19,7 @@ __all__ = [
     "DenseTwin",
     "Hamida3d",
     "HybridSN",
+    "PositionwiseHead",
     "ResNet3d",
     "WindowAveragedNet",
     "count_parameters",
