@@ -14,8 +14,12 @@ Public API (stable; the estimator, the tuner and the CLI build on it):
   ``state.stop_training = True`` or :class:`StopTraining`; any other exception from a
   callback (e.g. ``optuna.TrialPruned``) propagates out of :func:`fit` after that
   epoch's checkpoint has been written (checkpoint ``order`` 50 < default 100).
-* :class:`History`: list of per-epoch dicts (``epoch, train_loss, train_acc, val_loss,
-  val_oa, lr, seconds`` and keys added by callbacks, e.g. ``is_best``), ``to_csv``.
+* :class:`History`: list of per-epoch dicts (``epoch, train_loss, train_acc,
+  train_seconds, val_loss, val_oa, lr, seconds`` and keys added by callbacks, e.g.
+  ``is_best``), ``to_csv``/``from_csv``.
+* Ctrl-C: :func:`fit` re-raises ``KeyboardInterrupt``; the checkpoint of the last
+  finished epoch (or of the start) is on disk, and ``resume=True`` continues to the
+  same result as an uninterrupted run (bit-identical on the CPU).
 * :func:`resolve_device` (``"auto"`` = cuda, then mps, then cpu; unavailable devices
   are errors), :func:`resolve_precision` (``"auto"`` = bf16 on capable CUDA, else fp32;
   fp16 on CUDA uses a GradScaler), :func:`seed_everything`.
