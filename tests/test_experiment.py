@@ -157,6 +157,7 @@ seeds = [3, 4]
 [base.data]
 cube_path = "{tmp_path / 'cube.npy'}"
 gt_path = "{tmp_path / 'gt.npy'}"
+pca = 4
 [base.model]
 patch_size = 3
 [base.train]

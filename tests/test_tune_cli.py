@@ -76,7 +76,7 @@ def test_a_study_from_the_command_line_on_a_user_cube(tmp_path: Path,
         "tune", "--cube", str(tmp_path / "cube.npy"), "--gt", str(tmp_path / "gt.npy"),
         "--scene", "tiny", "--model", "resnet3d", "--attention", "eca_band", "--patch-size",
         "5", "--epochs", "1", "--batch-size", "16", "--train-size", "0.3", "--val-size",
-        "0.2", "--device", "cpu", "--search-space", str(space), "--n-trials", "2",
+        "0.2", "--pca", "none", "--device", "cpu", "--search-space", str(space), "--n-trials", "2",
         "--pruner", "none", "--no-retrain", "--out", str(out), "-q",
     ])
     captured = capsys.readouterr()

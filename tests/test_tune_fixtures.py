@@ -29,7 +29,7 @@ def tiny_scene(seed: int = 0, size: int = 20, bands: int = 12, classes: int = 3)
 def tiny_base(epochs: int = 3, patch_size: int = 5) -> RunConfig:
     """A base configuration that trains in well under a second per epoch on one core."""
     return RunConfig(
-        data=DataConfig(scene="tiny", train_size=0.3, val_size=0.2),
+        data=DataConfig(scene="tiny", train_size=0.3, val_size=0.2, pca=None),
         model=ModelConfig(name="resnet3d", attention="eca_band", patch_size=patch_size),
         train=TrainConfig(epochs=epochs, batch_size=16, device="cpu", eval_batch_size=256),
     )

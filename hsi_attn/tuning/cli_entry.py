@@ -84,7 +84,8 @@ def add_tune_arguments(parser: argparse.ArgumentParser) -> None:
     base = parser.add_argument_group("what is not tuned (defaults from hsi_attn.config)")
     for flag, section, name, options in _BASE_OPTIONS:
         default = getattr(getattr(defaults, section), name)
-        base.add_argument(flag, dest=f"{section}__{name}", default=None,
+        # SUPPRESS: an option left out is absent, so an explicit "none" (None) still overrides.
+        base.add_argument(flag, dest=f"{section}__{name}", default=argparse.SUPPRESS,
                           metavar=flag[2:].upper().replace("-", "_"),
                           **{**options, "help": f"{options['help']} (default: {default})"})
     base.add_argument("--root", type=Path, default=None, help="folder searched first for scenes")
@@ -128,9 +129,9 @@ def add_tune_arguments(parser: argparse.ArgumentParser) -> None:
 def _base_config(args: argparse.Namespace) -> RunConfig:
     sections: dict[str, dict[str, Any]] = {"data": {}, "model": {}, "train": {}}
     for _, section, name, _ in _BASE_OPTIONS:
-        value = getattr(args, f"{section}__{name}")
-        if value is not None:
-            sections[section][name] = value
+        key = f"{section}__{name}"
+        if hasattr(args, key):
+            sections[section][name] = getattr(args, key)
     base = RunConfig()
     if args.patch_size and len(args.patch_size) == 1:
         sections["model"]["patch_size"] = args.patch_size[0]
