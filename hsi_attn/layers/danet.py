@@ -67,10 +67,10 @@ class DANetChannel2d(_ChannelAttentionModule):
 class DANetChannel3d(_ChannelAttentionModule):
     """DANet channel attention over the flattened D*H*W positions (registry name ``danet3d``).
 
-    The Gram matrix is taken over the whole window. Sliding it over a scene would need a
-    box filter over C^2 outer-product maps per band at every pixel, and A X then mixes
-    every position of the window again, so there is no cheap dense form: models using
-    it stay patch-only for full-scene inference.
+    The Gram matrix is taken over every position it is given. Placed inside a spatial
+    window it has no cheap sliding form (a box filter over C^2 outer-product maps per
+    pixel, and A X mixes the window again); the dense-capable model families therefore
+    apply attention only after the window average, where it sees one position's bands.
 
     Args:
         channels: Number of channels C.
