@@ -55,7 +55,7 @@ class Subcommand(NamedTuple):
 # --------------------------------------------------------------------- value parsers
 
 
-def _fraction_or_count(text: str) -> float | int:
+def fraction_or_count(text: str) -> float | int:
     try:
         value = float(text)
     except ValueError:
@@ -67,7 +67,7 @@ def _fraction_or_count(text: str) -> float | int:
     return value
 
 
-def _int_or(word: str) -> Callable[[str], int | str | None]:
+def int_or(word: str) -> Callable[[str], int | str | None]:
     def parse(text: str) -> int | str | None:
         if text.lower() == word:
             return None if word == "none" else word
@@ -105,17 +105,17 @@ _TRAIN_OPTIONS: tuple[tuple[tuple[str, ...], str, str, dict[str, Any]], ...] = (
     (("--gt-variable",), "data", "gt_variable", {"help": "array name inside --gt"}),
     (("--split",), "data", "split", {"choices": ["random", "disjoint"],
                                      "help": "random per class, or spatially disjoint blocks"}),
-    (("--train-size",), "data", "train_size", {"type": _fraction_or_count,
+    (("--train-size",), "data", "train_size", {"type": fraction_or_count,
                                                "help": "fraction (0.1) or count (20) per class"}),
-    (("--val-size",), "data", "val_size", {"type": _fraction_or_count,
+    (("--val-size",), "data", "val_size", {"type": fraction_or_count,
                                            "help": "validation fraction or count per class"}),
     (("--normalization",), "data", "normalization", {"choices": ["standard", "minmax", "none"],
                                                      "help": "per-band scaling"}),
-    (("--pca",), "data", "pca", {"type": _int_or("none"), "help": "PCA components or 'none'"}),
+    (("--pca",), "data", "pca", {"type": int_or("none"), "help": "PCA components or 'none'"}),
     (("--model",), "model", "name", {"help": "model family (see hsi-attn models)"}),
     (("--attention",), "model", "attention", {"help": "attention (see hsi-attn attention)"}),
     (("--reduction",), "model", "reduction", {"type": int, "help": "SE-family reduction ratio"}),
-    (("--kernel-size",), "model", "kernel_size", {"type": _int_or("adaptive"),
+    (("--kernel-size",), "model", "kernel_size", {"type": int_or("adaptive"),
                                                   "help": "ECA kernel size or 'adaptive'"}),
     (("--patch-size",), "model", "patch_size", {"type": int, "help": "odd spatial window side"}),
     (("--epochs",), "train", "epochs", {"type": int, "help": "maximum epochs"}),
@@ -130,7 +130,7 @@ _TRAIN_OPTIONS: tuple[tuple[tuple[str, ...], str, str, dict[str, Any]], ...] = (
                                                       "help": "inverse-frequency loss weights"}),
     (("--label-smoothing",), "train", "label_smoothing", {"type": float,
                                                           "help": "label smoothing"}),
-    (("--patience",), "train", "patience", {"type": _int_or("none"),
+    (("--patience",), "train", "patience", {"type": int_or("none"),
                                             "help": "early-stopping patience or 'none'"}),
     (("--precision",), "train", "precision", {"choices": ["auto", "fp32", "bf16", "fp16"],
                                               "help": "autocast precision"}),

@@ -15,27 +15,10 @@ import sys
 from pathlib import Path
 from typing import Any
 
+from hsi_attn.cli import fraction_or_count, int_or
 from hsi_attn.config import RunConfig
 
 __all__ = ["add_tune_arguments", "run_tune_command"]
-
-
-def _fraction_or_count(text: str) -> float | int:
-    try:
-        value = float(text)
-    except ValueError:
-        raise argparse.ArgumentTypeError(
-            f"{text!r} is neither a fraction in (0, 1) nor a per-class count") from None
-    return int(value) if value >= 1 and value.is_integer() and "." not in text else value
-
-
-def _int_or_none(text: str) -> int | None:
-    if text.lower() == "none":
-        return None
-    try:
-        return int(text)
-    except ValueError:
-        raise argparse.ArgumentTypeError(f"{text!r} is not an integer or 'none'") from None
 
 
 def _absolute_path(text: str) -> str:
@@ -55,20 +38,20 @@ _BASE_OPTIONS: tuple[tuple[str, str, str, dict[str, Any]], ...] = (
     ("--gt-variable", "data", "gt_variable", {"help": "array name inside --gt"}),
     ("--split", "data", "split", {"choices": ["random", "disjoint"],
                                   "help": "random per class, or spatially disjoint blocks"}),
-    ("--train-size", "data", "train_size", {"type": _fraction_or_count,
+    ("--train-size", "data", "train_size", {"type": fraction_or_count,
                                             "help": "training fraction or count per class"}),
-    ("--val-size", "data", "val_size", {"type": _fraction_or_count,
+    ("--val-size", "data", "val_size", {"type": fraction_or_count,
                                         "help": "validation fraction or count per class "
                                                 "(trials are scored on it)"}),
     ("--normalization", "data", "normalization", {"choices": ["standard", "minmax", "none"],
                                                   "help": "per-band scaling"}),
-    ("--pca", "data", "pca", {"type": _int_or_none, "help": "PCA components or 'none'"}),
+    ("--pca", "data", "pca", {"type": int_or("none"), "help": "PCA components or 'none'"}),
     ("--model", "model", "name", {"help": "model family (see hsi-attn models)"}),
     ("--epochs", "train", "epochs", {"type": int, "help": "maximum epochs per trial"}),
     ("--batch-size", "train", "batch_size", {"type": int, "help": "training batch size"}),
     ("--optimizer", "train", "optimizer", {"help": "adamw, adam or sgd"}),
     ("--scheduler", "train", "scheduler", {"help": "cosine, onecycle, step or none"}),
-    ("--patience", "train", "patience", {"type": _int_or_none,
+    ("--patience", "train", "patience", {"type": int_or("none"),
                                          "help": "early-stopping patience or 'none'"}),
     ("--precision", "train", "precision", {"choices": ["auto", "fp32", "bf16", "fp16"],
                                            "help": "autocast precision"}),
