@@ -14,6 +14,7 @@ from torch import nn
 from hsi_attn.data.patches import PatchSampler
 from hsi_attn.inference import dense_tile_size, predict_scene, tile_grid
 from hsi_attn.models import DenseCapable, Hamida3d, ResNet3d, create_model
+from hsi_attn.models.spectral_rows import block_lowerable, convolution_form
 
 ATTENTIONS = ["none", "se3d", "se_band", "eca_band", "eca_band_conv", "eca_dual", "cbam_band", "danet3d"]
 PATCH_SIZES = [1, 5, 9, 11]
@@ -84,6 +85,18 @@ def test_dense_equals_patch_on_a_random_cube(family: str, attention: str, patch_
     model = randomized(FAMILIES[family](8, patch_size, attention), seed=patch_size)
     cube = np.random.default_rng(patch_size).normal(size=(13, 11, 8)).astype(np.float32)
     assert_dense_equals_patch(model, cube, patch_size)
+
+
+@pytest.mark.parametrize("attention", ATTENTIONS)
+@pytest.mark.parametrize("patch_size", PATCH_SIZES)
+def test_dense_equals_patch_with_the_head_in_convolution_form(attention: str, patch_size: int) -> None:
+    # The flagship's head runs as matrix products on short band axes (8 bands here);
+    # long band axes, and FLOP counting, keep its convolutions: cover that path too.
+    model = randomized(FAMILIES["resnet3d"](8, patch_size, attention), seed=50 + patch_size)
+    cube = np.random.default_rng(patch_size).normal(size=(13, 11, 8)).astype(np.float32)
+    with convolution_form():
+        assert not block_lowerable(model.head.blocks[0], 2)
+        assert_dense_equals_patch(model, cube, patch_size)
 
 
 @pytest.fixture(scope="module")

@@ -2,11 +2,11 @@
 
 from __future__ import annotations
 
+import pytest
 import torch
 import torch.nn.functional as F
 
 from hsi_attn.layers import create_attention
-
 
 
 def seeded(*shape: int, seed: int = 0) -> torch.Tensor:
@@ -122,3 +122,19 @@ def test_cbam_band_is_cbam_at_every_band() -> None:
     x = seeded(2, 12, 6, 3, 4)
     per_band = torch.stack([flat.gate(x[:, :, d]) for d in range(6)], dim=2)
     torch.testing.assert_close(band.gate(x), per_band)
+
+
+def test_eca_kernel_wider_than_the_channel_axis_matches_formula() -> None:
+    # Shifts of |s| >= C contribute nothing: only zero padding is under them.
+    layer = create_attention("eca_band", 2, kernel_size=7).double()
+    x = seeded(3, 2, 4, 2, 2, seed=5)
+    pooled = x.mean(dim=(3, 4)).transpose(1, 2).reshape(-1, 2)
+    s = torch.sigmoid(eca_reference(pooled, layer.conv.weight.view(-1))).reshape(3, 4, 2).transpose(1, 2)
+    torch.testing.assert_close(layer(x), x * s[..., None, None])
+
+
+def test_conv_across_channels_refuses_a_conv_it_cannot_slide() -> None:
+    from hsi_attn.layers.feature_maps import conv_across_channels
+
+    with pytest.raises(ValueError, match="channel_conv"):
+        conv_across_channels(torch.nn.Conv1d(1, 1, 3, padding=0), seeded(2, 4, 3))

@@ -74,15 +74,46 @@ def conv_across_channels(conv: torch.nn.Conv1d, t: Tensor) -> Tensor:
     """Slide a single-channel ``Conv1d`` along the channel axis of ``t``.
 
     This is ECA's cross-channel interaction: for every band and position, the vector of
-    C channel descriptors is convolved with one shared kernel of size k.
+    C channel descriptors is convolved with one shared kernel of size k (zero padding
+    ``k // 2``, cross-correlation as ``Conv1d`` computes it).
+
+    It is computed as k shifted multiply-adds over whole channel slices rather than by
+    calling ``conv`` on millions of length-C rows: the result is the same, but a
+    ``Conv1d`` over ``(N * D * H * W, 1, C)`` runs on a per-row kernel that was 3x
+    slower and took a third of dense inference time.
 
     Args:
-        conv: ``Conv1d(1, 1, k, padding=k // 2)``.
+        conv: ``Conv1d(1, 1, k, padding=k // 2)`` (bias optional); only its parameters
+            are used.
         t: ``(N, C, *rest)``.
 
     Returns:
         A tensor of the same shape as ``t``.
+
+    Raises:
+        ValueError: If ``conv`` is not a single-channel, stride-1, undilated ``Conv1d``
+            with "same" padding.
     """
-    moved = t.movedim(1, -1)
-    flat = moved.reshape(-1, 1, moved.shape[-1])
-    return conv(flat).reshape(moved.shape).movedim(-1, 1)
+    k = conv.kernel_size[0]
+    if (conv.in_channels, conv.out_channels, conv.stride[0], conv.dilation[0], conv.groups) != (
+        1, 1, 1, 1, 1
+    ) or conv.padding != (k // 2,) or k % 2 == 0:
+        raise ValueError(
+            f"conv_across_channels needs Conv1d(1, 1, k, padding=k // 2) with odd k, got "
+            f"{conv}; build it with hsi_attn.layers.eca.channel_conv."
+        )
+    weight = conv.weight.reshape(k)
+    channels = t.shape[1]
+    centre = k // 2
+    out = t * weight[centre]
+    for j in range(k):
+        shift = j - centre  # out[:, i] += w[j] * t[:, i + shift]
+        if shift == 0 or abs(shift) >= channels:
+            continue
+        if shift > 0:
+            out[:, : channels - shift].addcmul_(t[:, shift:], weight[j])
+        else:
+            out[:, -shift:].addcmul_(t[:, : channels + shift], weight[j])
+    if conv.bias is not None:
+        out = out + conv.bias.reshape(())
+    return out

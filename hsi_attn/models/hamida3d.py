@@ -42,6 +42,7 @@ from hsi_attn.models.dense import (
     WindowAveragedNet,
     positionwise_attention,
     positionwise_linear,
+    run_packed,
 )
 
 MIN_BANDS = 3
@@ -90,6 +91,9 @@ class HamidaHead(PositionwiseHead):
         return self.classifier(self.attention(self._spectral(x)).flatten(1))
 
     def positionwise(self, x: Tensor) -> Tensor:
+        return run_packed(self._packed_positions, x)
+
+    def _packed_positions(self, x: Tensor) -> Tensor:
         x = positionwise_attention(self.attention, self._spectral(x))
         return positionwise_linear(self.classifier, x)
 

@@ -58,9 +58,13 @@ from hsi_attn.models.checks import check_3d_attention, check_patch_size, check_p
 from hsi_attn.models.dense import (
     PositionwiseHead,
     WindowAveragedNet,
+    from_rows,
     positionwise_block,
     positionwise_linear,
+    run_packed,
+    to_rows,
 )
+from hsi_attn.models.spectral_rows import block_lowerable, in_chunks, lower_block
 
 
 class ValidSpatialBlock3d(nn.Module):
@@ -132,6 +136,27 @@ class SpectralHead(PositionwiseHead):
         return self.classifier(self.blocks(x).flatten(1))
 
     def positionwise(self, x: Tensor) -> Tensor:
+        depth = x.shape[2]
+        if all(block_lowerable(block, depth) for block in self.blocks):
+            n, _, _, h, w = x.shape
+            return from_rows(self._rows(to_rows(x), depth), n, h, w)
+        return run_packed(self._packed_positions, x)
+
+    def _rows(self, rows: Tensor, depth: int) -> Tensor:
+        """Eval-mode fast path: every block as matrix products (see ``spectral_rows``)."""
+        lowered = []
+        for block in self.blocks:
+            lowered.append(lower_block(block, depth))
+            depth = lowered[-1].depth
+
+        def head(part: Tensor) -> Tensor:
+            for block in lowered:
+                part = block(part)
+            return nn.functional.linear(part, self.classifier.weight, self.classifier.bias)
+
+        return in_chunks(head, rows)
+
+    def _packed_positions(self, x: Tensor) -> Tensor:
         for block in self.blocks:
             x = positionwise_block(block, x)
         return positionwise_linear(self.classifier, x)

@@ -1,0 +1,271 @@
+"""Spectral layers of single positions as matrix products: the dense head's fast path.
+
+After the window average, the head of a dense-capable family sees every position on its
+own: a ``C x D`` feature vector (channels x bands) per pixel, transformed by
+convolutions whose spatial kernel is 1 x 1. Such a convolution, ``Conv3d(C_in, C_out,
+(k, 1, 1), stride (s, 1, 1), padding (q, 0, 0))``, is a linear map from the
+``C_in * D_in`` numbers of one position to its ``C_out * D_out`` outputs: a banded
+matrix ``M`` (:func:`band_matrix`). Written as rows (one position per row, laid out as
+``x[..., i, j].flatten(1)``), a whole scene's worth of that convolution is one matrix
+product ``rows @ M``, which runs at matrix-multiply speed, whereas convolution kernels on
+1 x 1 (or 4 x 4) maps are memory-bound. Evaluation-mode batch norm folds into the
+matrix's columns and bias (:func:`conv_bn_rows`).
+
+The matrix multiplies the zeros of the band: it spends ``D_in / k`` times the FLOPs of
+the convolution (counting all k taps). It is used only where that ratio is at most
+:data:`MAX_WASTE` (the default flagship on 30 PCA components: D = 8, k = 7, ratio 1.14);
+on long band axes (all 200 of Indian Pines' bands: D = 50) the head keeps its
+convolutions. Benchmarks count the *model's* FLOPs (the convolution form), not the extra
+zeros, so this path cannot inflate an achieved-GFLOP/s figure.
+
+The results equal the convolution form up to floating-point rounding (sums in another
+order, batch norm folded).
+"""
+
+from __future__ import annotations
+
+import contextlib
+from collections.abc import Callable, Iterator
+from contextvars import ContextVar
+from dataclasses import dataclass
+
+import torch
+from torch import Tensor, nn
+
+from hsi_attn.layers import BasicBlock3d
+from hsi_attn.models.dense import positionwise_attention
+
+MAX_WASTE = 2.0
+"""Largest ``D_in / k`` (matrix FLOPs over convolution FLOPs) for which a convolution is
+run as a matrix product."""
+
+
+ROW_CHUNK = 512
+"""Positions per slice in :func:`in_chunks` (a few hundred KiB of activations)."""
+
+
+_MATRIX_FORM: ContextVar[bool] = ContextVar("hsi_attn_matrix_form", default=True)
+
+
+@contextlib.contextmanager
+def convolution_form() -> Iterator[None]:
+    """Within this block, heads run their convolutions as convolutions, never as matrices.
+
+    :func:`hsi_attn.models.profile.forward_flops` counts FLOPs inside it, so that a
+    dense twin's FLOPs are the model's arithmetic and not the matrix form's extra zeros.
+    """
+    token = _MATRIX_FORM.set(False)
+    try:
+        yield
+    finally:
+        _MATRIX_FORM.reset(token)
+
+
+def _is_spectral_conv(conv: nn.Module) -> bool:
+    return (
+        isinstance(conv, nn.Conv3d)
+        and conv.kernel_size[1:] == (1, 1)
+        and conv.stride[1:] == (1, 1)
+        and conv.padding[1:] == (0, 0)
+        and conv.dilation == (1, 1, 1)
+        and conv.groups == 1
+        and conv.padding_mode == "zeros"
+        and not isinstance(conv.padding, str)
+    )
+
+
+def conv_output_depth(conv: nn.Conv3d, depth: int) -> int:
+    """Bands after ``conv`` for ``depth`` input bands."""
+    return (depth + 2 * conv.padding[0] - conv.kernel_size[0]) // conv.stride[0] + 1
+
+
+def lowerable(conv: nn.Module, depth: int, *, max_waste: float = MAX_WASTE) -> bool:
+    """Whether ``conv`` is a spectral ``(k, 1, 1)`` convolution worth running as a matrix.
+
+    Always False inside :func:`convolution_form`.
+
+    Args:
+        conv: Any module.
+        depth: Its input band count D_in.
+        max_waste: Largest accepted ``D_in / k``.
+    """
+    return (
+        _MATRIX_FORM.get()
+        and _is_spectral_conv(conv)
+        and depth <= max_waste * conv.kernel_size[0]
+    )
+
+
+def band_matrix(conv: nn.Conv3d, depth: int) -> Tensor:
+    """The matrix of a spectral ``(k, 1, 1)`` convolution acting on one position.
+
+    Args:
+        conv: ``Conv3d(C_in, C_out, (k, 1, 1))`` with any spectral stride and padding.
+        depth: Input bands D_in.
+
+    Returns:
+        ``M`` of shape ``(C_in * D_in, C_out * D_out)`` with
+        ``x.flatten(1) @ M == conv(x).flatten(1)`` (bias excluded) for every
+        ``x`` of shape ``(P, C_in, D_in, 1, 1)``. Differentiable in ``conv.weight``.
+
+    Raises:
+        ValueError: If ``conv`` is not such a convolution.
+    """
+    if not _is_spectral_conv(conv):
+        raise ValueError(
+            f"band_matrix needs a Conv3d with kernel (k, 1, 1), no spatial stride or "
+            f"padding, no groups or dilation; got {conv}. Run it as a convolution instead."
+        )
+    k = conv.kernel_size[0]
+    stride, pad = conv.stride[0], conv.padding[0]
+    out_depth = conv_output_depth(conv, depth)
+    weight = conv.weight.reshape(conv.out_channels, conv.in_channels, k)
+    # shift[t, i, o] = 1 where input band i feeds output band o through tap t.
+    taps = torch.arange(k, device=weight.device).reshape(k, 1, 1)
+    inputs = torch.arange(depth, device=weight.device).reshape(1, depth, 1)
+    outputs = torch.arange(out_depth, device=weight.device).reshape(1, 1, out_depth)
+    shift = (inputs == outputs * stride + taps - pad).to(weight.dtype)
+    matrix = torch.einsum("oct,tiu->ciou", weight, shift)
+    return matrix.reshape(conv.in_channels * depth, conv.out_channels * out_depth)
+
+
+def conv_bn_rows(
+    conv: nn.Conv3d, bn: nn.Module | None, depth: int
+) -> tuple[Tensor, Tensor, int]:
+    """Matrix and bias of ``bn(conv(x))`` on one position, batch norm folded.
+
+    Args:
+        conv: A spectral convolution (see :func:`band_matrix`).
+        bn: An evaluation-mode ``BatchNorm3d`` with running statistics, or None.
+        depth: Input bands D_in.
+
+    Returns:
+        ``(M, b, D_out)`` with ``rows @ M + b == bn(conv(x)).flatten(1)``.
+
+    Raises:
+        ValueError: If ``bn`` is in training mode or keeps no running statistics (its
+            output then depends on the batch, not on the position alone).
+    """
+    matrix = band_matrix(conv, depth)
+    out_depth = conv_output_depth(conv, depth)
+    channels = conv.out_channels
+    bias = (
+        conv.bias if conv.bias is not None
+        else torch.zeros(channels, dtype=matrix.dtype, device=matrix.device)
+    )
+    if bn is not None:
+        if not foldable(bn):
+            raise ValueError(
+                f"cannot fold {bn} into a matrix: it needs eval mode and running "
+                f"statistics; call model.eval() before dense inference."
+            )
+        assert isinstance(bn, nn.BatchNorm3d) and bn.running_var is not None
+        assert bn.running_mean is not None
+        scale = torch.rsqrt(bn.running_var + bn.eps)
+        if bn.weight is not None:
+            scale = scale * bn.weight
+        bias = (bias - bn.running_mean) * scale
+        if bn.bias is not None:
+            bias = bias + bn.bias
+        matrix = (matrix.reshape(-1, channels, out_depth) * scale[:, None]).reshape(matrix.shape)
+    return matrix, bias.repeat_interleave(out_depth), out_depth
+
+
+def foldable(bn: nn.Module) -> bool:
+    """Whether ``bn`` is an evaluation-mode ``BatchNorm3d`` using running statistics."""
+    return (
+        isinstance(bn, nn.BatchNorm3d)
+        and not bn.training
+        and bn.running_mean is not None
+        and bn.running_var is not None
+    )
+
+
+def block_lowerable(block: BasicBlock3d, depth: int) -> bool:
+    """Whether :func:`block_rows` can run ``block`` on ``depth`` bands (see :data:`MAX_WASTE`)."""
+    convs = [block.conv1, block.conv2]
+    norms = [block.bn1, block.bn2]
+    if not isinstance(block.shortcut, nn.Identity):
+        if not isinstance(block.shortcut, nn.Sequential) or len(block.shortcut) != 2:
+            return False
+        convs.append(block.shortcut[0])
+        norms.append(block.shortcut[1])
+    if not all(foldable(bn) for bn in norms) or not lowerable(block.conv1, depth):
+        return False
+    inner = conv_output_depth(block.conv1, depth)
+    return lowerable(block.conv2, inner) and all(
+        lowerable(conv, depth, max_waste=float("inf")) for conv in convs[2:]
+    )
+
+
+@dataclass(frozen=True)
+class LoweredBlock:
+    """A spectral :class:`~hsi_attn.layers.BasicBlock3d` in matrix form (see :func:`lower_block`).
+
+    Attributes:
+        conv1: ``(M, b)`` of ``bn1(conv1(.))``.
+        conv2: ``(M, b)`` of ``bn2(conv2(.))``.
+        shortcut: ``(M, b)`` of a projection shortcut, or None for the identity.
+        attention: The block's attention module, applied position by position.
+        channels: Output channels.
+        depth: Output bands.
+    """
+
+    conv1: tuple[Tensor, Tensor]
+    conv2: tuple[Tensor, Tensor]
+    shortcut: tuple[Tensor, Tensor] | None
+    attention: nn.Module
+    channels: int
+    depth: int
+
+    def __call__(self, rows: Tensor) -> Tensor:
+        """The block on ``(P, C_in * D_in)`` rows; returns ``(P, C_out * D_out)``."""
+        out = torch.addmm(self.conv1[1], rows, self.conv1[0]).relu_()
+        out = torch.addmm(self.conv2[1], out, self.conv2[0])
+        gated = positionwise_attention(
+            self.attention, out.view(-1, self.channels, self.depth, 1, 1)
+        ).reshape(out.shape)
+        shortcut = rows if self.shortcut is None else torch.addmm(
+            self.shortcut[1], rows, self.shortcut[0]
+        )
+        return (gated + shortcut).relu_()
+
+
+def lower_block(block: BasicBlock3d, depth: int) -> LoweredBlock:
+    """Matrix form of a spectral block on ``depth`` input bands.
+
+    Mirrors ``BasicBlock3d.forward`` on ``(P, C, D, 1, 1)`` inputs: both convolutions
+    (and a projection shortcut) become matrix products with batch norm folded; the
+    attention stays a module, applied position by position. Check
+    :func:`block_lowerable` first.
+
+    Args:
+        block: The block, in evaluation mode.
+        depth: Input bands D.
+
+    Returns:
+        The lowered block; it shares nothing mutable with ``block`` except the attention.
+    """
+    m1, b1, inner = conv_bn_rows(block.conv1, block.bn1, depth)
+    m2, b2, out_depth = conv_bn_rows(block.conv2, block.bn2, inner)
+    shortcut = None
+    if not isinstance(block.shortcut, nn.Identity):
+        ms, bs, _ = conv_bn_rows(block.shortcut[0], block.shortcut[1], depth)
+        shortcut = (ms, bs)
+    return LoweredBlock(
+        conv1=(m1, b1), conv2=(m2, b2), shortcut=shortcut, attention=block.attention,
+        channels=block.conv2.out_channels, depth=out_depth,
+    )
+
+
+def in_chunks(fn: Callable[[Tensor], Tensor], rows: Tensor, chunk: int | None = None) -> Tensor:
+    """``fn`` applied to ``rows`` in slices of ``chunk`` rows (default :data:`ROW_CHUNK`).
+
+    The head makes a dozen passes over its activations; on slices that fit in the
+    CPU's cache those passes stop waiting on memory (1.6x faster for the default
+    flagship on this project's CPU). Rows are independent, so the result is the same.
+    """
+    chunk = chunk or ROW_CHUNK
+    if rows.shape[0] <= chunk:
+        return fn(rows)
+    return torch.cat([fn(part) for part in rows.split(chunk)])

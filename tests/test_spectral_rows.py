@@ -1,0 +1,121 @@
+"""The dense head's matrix form equals its convolution form; FLOPs are counted as convolutions."""
+
+from __future__ import annotations
+
+import pytest
+import torch
+from hypothesis import given, settings
+from hypothesis import strategies as st
+from torch import nn
+from torch.utils.flop_counter import FlopCounterMode
+
+from hsi_attn.layers import BasicBlock3d
+from hsi_attn.models import ResNet3d
+from hsi_attn.models.profile import forward_flops
+from hsi_attn.models.spectral_rows import (
+    band_matrix,
+    block_lowerable,
+    conv_bn_rows,
+    convolution_form,
+    in_chunks,
+    lower_block,
+    lowerable,
+)
+
+ATTENTIONS = ["none", "se3d", "se_band", "eca_band", "eca_band_conv", "eca_dual", "cbam_band", "danet3d"]
+
+
+def randomize_batch_norm(module: nn.Module, seed: int) -> None:
+    gen = torch.Generator().manual_seed(seed)
+    with torch.no_grad():
+        for bn in module.modules():
+            if isinstance(bn, nn.BatchNorm3d):
+                bn.weight.uniform_(0.5, 1.5, generator=gen)
+                bn.bias.normal_(0, 0.3, generator=gen)
+                bn.running_mean.normal_(0, 0.3, generator=gen)
+                bn.running_var.uniform_(0.5, 1.5, generator=gen)
+
+
+@settings(max_examples=60, deadline=None)
+@given(
+    c_in=st.integers(1, 4), c_out=st.integers(1, 4), k=st.integers(1, 7),
+    stride=st.integers(1, 3), pad=st.integers(0, 3), depth=st.integers(1, 12),
+    bias=st.booleans(),
+)
+def test_band_matrix_equals_the_convolution(c_in: int, c_out: int, k: int, stride: int,
+                                            pad: int, depth: int, bias: bool) -> None:
+    if depth + 2 * pad < k:
+        return  # no output band: the convolution itself rejects this input
+    torch.manual_seed(0)
+    conv = nn.Conv3d(c_in, c_out, (k, 1, 1), stride=(stride, 1, 1), padding=(pad, 0, 0), bias=bias).double()
+    x = torch.randn(5, c_in, depth, 1, 1, dtype=torch.float64)
+    matrix, offset, out_depth = conv_bn_rows(conv, None, depth)
+    expected = conv(x)
+    assert out_depth == expected.shape[2]
+    assert matrix.shape == (c_in * depth, c_out * out_depth)
+    torch.testing.assert_close(x.flatten(1) @ matrix + offset, expected.flatten(1), rtol=0, atol=1e-12)
+
+
+def test_batch_norm_folds_into_the_matrix_in_eval_mode() -> None:
+    torch.manual_seed(1)
+    conv = nn.Conv3d(3, 5, (7, 1, 1), padding=(3, 0, 0), bias=False).double()
+    bn = nn.BatchNorm3d(5).double().eval()
+    randomize_batch_norm(bn, 1)
+    x = torch.randn(6, 3, 8, 1, 1, dtype=torch.float64)
+    matrix, offset, _ = conv_bn_rows(conv, bn, 8)
+    torch.testing.assert_close(x.flatten(1) @ matrix + offset, bn(conv(x)).flatten(1), rtol=0, atol=1e-12)
+
+
+def test_training_mode_batch_norm_is_refused_with_what_to_do() -> None:
+    conv = nn.Conv3d(2, 2, (3, 1, 1), padding=(1, 0, 0))
+    with pytest.raises(ValueError, match=r"model\.eval\(\)"):
+        conv_bn_rows(conv, nn.BatchNorm3d(2).train(), 4)
+
+
+def test_a_spatial_convolution_has_no_band_matrix() -> None:
+    with pytest.raises(ValueError, match="convolution instead"):
+        band_matrix(nn.Conv3d(2, 2, (3, 3, 3)), 4)
+    assert not lowerable(nn.Conv3d(2, 2, (3, 3, 3)), 4)
+
+
+@pytest.mark.parametrize("attention", ATTENTIONS)
+@pytest.mark.parametrize("in_channels", [4, 6])  # 6: projection shortcut
+def test_lowered_block_equals_the_block(attention: str, in_channels: int) -> None:
+    torch.manual_seed(2)
+    block = BasicBlock3d(in_channels, 4, kernel_size=(7, 1, 1), padding=(3, 0, 0),
+                         attention=attention, attention_kwargs={"reduction": 2, "kernel_size": 3})
+    block = block.double().eval()
+    randomize_batch_norm(block, 2)
+    x = torch.randn(9, in_channels, 6, 1, 1, dtype=torch.float64)
+    assert block_lowerable(block, 6)
+    lowered = lower_block(block, 6)
+    torch.testing.assert_close(lowered(x.flatten(1)), block(x).flatten(1), rtol=0, atol=1e-12)
+
+
+def test_long_band_axes_and_training_mode_keep_the_convolutions() -> None:
+    block = BasicBlock3d(4, 4, kernel_size=(7, 1, 1), padding=(3, 0, 0)).eval()
+    assert block_lowerable(block, 14)  # D / k = 2: at the limit
+    assert not block_lowerable(block, 15)
+    assert not block_lowerable(block.train(), 8)
+    with convolution_form():
+        assert not block_lowerable(block.eval(), 8)
+    assert block_lowerable(block, 8)
+
+
+def test_chunks_give_the_same_rows() -> None:
+    rows = torch.randn(1000, 6)
+    weight = torch.randn(6, 3)
+    torch.testing.assert_close(in_chunks(lambda r: r @ weight, rows, chunk=128), rows @ weight)
+
+
+def test_flops_are_counted_in_convolution_form() -> None:
+    model = ResNet3d(12, 4, patch_size=5, attention="eca_band").eval()
+    twin = model.dense_twin()
+    cube = torch.zeros(1, 1, 12, 10, 10)
+    with torch.no_grad(), FlopCounterMode(display=False) as matrix_form:
+        twin(cube)
+    with torch.no_grad(), convolution_form(), FlopCounterMode(display=False) as conv_form:
+        twin(cube)
+    # D = 3 bands, k = 7: the matrix form skips the padded taps, the convolution counts them.
+    assert matrix_form.get_total_flops() != conv_form.get_total_flops()
+    assert forward_flops(twin, cube) == conv_form.get_total_flops()
