@@ -247,3 +247,19 @@ def test_dense_twin_equals_the_patch_model_for_any_output_height(height: int) ->
         expected = model(patches).reshape(height, width, -1).permute(2, 0, 1)
     assert dense.shape == (1, 4, height, width)
     torch.testing.assert_close(dense[0], expected, rtol=0, atol=1e-10)
+
+
+@pytest.mark.cuda
+@pytest.mark.skipif(not torch.cuda.is_available(), reason="needs a CUDA device")
+@pytest.mark.parametrize("family", sorted(FAMILIES))
+@pytest.mark.parametrize("attention", ["none", "eca_band", "cbam_band", "danet3d"])
+def test_dense_equals_patch_on_cuda_and_cpu(family: str, attention: str) -> None:
+    model = calibrated(randomized(FAMILIES[family](8, 9, attention), seed=7).float(),
+                       np.zeros((1, 1, 8), np.float32) + 0.5, 9)
+    cube = np.random.default_rng(7).normal(size=(21, 17, 8)).astype(np.float32)
+    on_cpu = predict_scene(model, cube, patch_size=9, method="patch")
+    model = model.cuda()
+    patch = predict_scene(model, cube, patch_size=9, method="patch")
+    dense = predict_scene(model, cube, patch_size=9, method="dense", tile_size=8)
+    np.testing.assert_allclose(dense, patch, rtol=0, atol=1e-4)
+    np.testing.assert_allclose(patch, on_cpu, rtol=0, atol=1e-4)
