@@ -181,6 +181,7 @@ epochs = 1
     assert all(c["seeds"] == [3] for c in summary["cells"])
     table = (out / "tiny_random30.md").read_text()
     assert "hsi-attn experiment" in table and "| resnet3d | eca_band | 1 |" in table
+    assert "on cpu: " in table and "logical cores, torch threads" in table  # which machine
     assert len(json.loads((out / "runs.json").read_text())) == 2
     assert sorted(p.name for p in (out / "maps").iterdir()) == [
         "tiny_random30_resnet3d-eca_band.png", "tiny_random30_resnet3d-none.png",

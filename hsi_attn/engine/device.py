@@ -7,9 +7,13 @@ put on a GPU must not quietly take hours on the CPU.
 
 from __future__ import annotations
 
+import os
+import platform
+from pathlib import Path
+
 import torch
 
-__all__ = ["resolve_device"]
+__all__ = ["available_devices", "describe_device", "resolve_device"]
 
 _KINDS = ("auto", "cpu", "cuda", "cuda:N", "mps")
 
@@ -87,3 +91,25 @@ def available_devices() -> list[str]:
         names.append("mps")
     names.append("cpu")
     return names
+
+
+def describe_device(device: str | torch.device) -> str:
+    """A human-readable name of ``device`` on this machine, for result files and tables.
+
+    ``"cpu"`` becomes e.g. ``"cpu: Intel(R) Xeon(R) Processor, 2 logical cores, torch
+    threads 1"``; a CUDA device gets its GPU name. Anything else is returned as given.
+    """
+    resolved = torch.device(device)
+    if resolved.type == "cuda" and torch.cuda.is_available():
+        return f"cuda: {torch.cuda.get_device_name(resolved)}"
+    if resolved.type != "cpu":
+        return str(resolved)
+    model = platform.processor() or "unknown processor"
+    try:
+        for line in Path("/proc/cpuinfo").read_text().splitlines():
+            if line.startswith("model name"):
+                model = line.split(":", 1)[1].strip()
+                break
+    except OSError:
+        pass
+    return f"cpu: {model}, {os.cpu_count()} logical cores, torch threads {torch.get_num_threads()}"

@@ -20,6 +20,7 @@ import torch
 
 from hsi_attn import __version__
 from hsi_attn.engine.atomic import write_json_atomic, write_text_atomic
+from hsi_attn.engine.device import describe_device
 from hsi_attn.experiment.report import aggregate, markdown_tables
 from hsi_attn.experiment.runner import RunRecord, run_experiment
 from hsi_attn.experiment.spec import ExperimentSpec
@@ -27,11 +28,19 @@ from hsi_attn.experiment.spec import ExperimentSpec
 logger = logging.getLogger(__name__)
 
 
+def _describe(name: str) -> str:
+    """The recorded device name with this machine's details (the runs are made here)."""
+    try:
+        return describe_device(name)
+    except RuntimeError:  # a device string torch cannot parse: keep it as recorded
+        return name
+
+
 def publish(records: list[RunRecord], spec: ExperimentSpec, out_dir: str | Path, *, command: str) -> dict[str, Any]:
     """Aggregate ``records`` and write the results folder; returns the summary."""
     out = Path(out_dir)
     devices = sorted({str(r.metrics.get("device", "unknown")) for r in records})
-    device = ", ".join(devices)
+    device = "; ".join(_describe(name) for name in devices)
     summary = {
         "experiment": spec.name, "command": command, "hsi_attn_version": __version__,
         "torch_version": torch.__version__, "device": device, **aggregate(records),
