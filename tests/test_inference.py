@@ -254,10 +254,10 @@ def test_dense_twin_equals_the_patch_model_for_any_output_height(height: int) ->
 @pytest.mark.parametrize("family", sorted(FAMILIES))
 @pytest.mark.parametrize("attention", ["none", "eca_band", "cbam_band", "danet3d"])
 def test_dense_equals_patch_on_cuda_and_cpu(family: str, attention: str) -> None:
-    model = calibrated(randomized(FAMILIES[family](8, 9, attention), seed=7).float(),
-                       np.zeros((1, 1, 8), np.float32) + 0.5, 9)
     cube = np.random.default_rng(7).normal(size=(21, 17, 8)).astype(np.float32)
+    model = calibrated(randomized(FAMILIES[family](8, 9, attention), seed=7).float(), cube, 9)
     on_cpu = predict_scene(model, cube, patch_size=9, method="patch")
+    assert np.isfinite(on_cpu).all() and on_cpu.std(axis=(0, 1)).max() > 0.02
     model = model.cuda()
     patch = predict_scene(model, cube, patch_size=9, method="patch")
     dense = predict_scene(model, cube, patch_size=9, method="dense", tile_size=8)
