@@ -148,3 +148,25 @@ def test_dense_profile_redundancy_grows_with_the_window() -> None:
 def test_dense_profile_refuses_patch_only_models() -> None:
     with pytest.raises(ValueError, match="dense"):
         dense_profile(create_model("hybridsn", n_bands=16, n_classes=3, patch_size=9))  # type: ignore[arg-type]
+
+
+@pytest.mark.parametrize("bands", [5, 6, 7, 8, 30])
+@pytest.mark.parametrize("stride", [1, 2, 4])
+def test_band_padded_conv_is_a_padded_conv_with_correct_gradients(bands: int, stride: int) -> None:
+    # torch 2.13's oneDNN weight gradient of the padded form is wrong (or crashes) for
+    # 5-7 bands at stride 2; the explicit padding must give the reference everywhere.
+    from hsi_attn.models.band_padded_conv import BandPaddedConv3d
+
+    torch.manual_seed(bands)
+    conv = BandPaddedConv3d(1, 4, (7, 1, 1), stride=(stride, 1, 1), band_padding=3, bias=False)
+    reference = nn.Conv3d(1, 4, (7, 1, 1), stride=(stride, 1, 1), padding=(3, 0, 0), bias=False)
+    assert conv.state_dict().keys() == reference.state_dict().keys()
+    reference.load_state_dict(conv.state_dict())
+    x = torch.randn(16, 1, bands, 3, 3)
+    out = conv(x)
+    (out * out).sum().backward()
+    with torch.backends.mkldnn.flags(enabled=False):  # the slow but correct kernel
+        expected = reference(x)
+        (expected * expected).sum().backward()
+    torch.testing.assert_close(out, expected)
+    torch.testing.assert_close(conv.weight.grad, reference.weight.grad, rtol=1e-4, atol=1e-4)

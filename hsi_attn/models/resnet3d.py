@@ -54,6 +54,7 @@ from typing import Any
 from torch import Tensor, nn
 
 from hsi_attn.layers import BasicBlock3d
+from hsi_attn.models.band_padded_conv import BandPaddedConv3d
 from hsi_attn.models.checks import check_3d_attention, check_patch_size, check_positive_int
 from hsi_attn.models.dense import (
     PositionwiseHead,
@@ -211,7 +212,10 @@ class ResNet3d(WindowAveragedNet):
         n_spatial = min(spatial_blocks, (patch_size - 1) // ValidSpatialBlock3d.shrink)
         self.window = patch_size - ValidSpatialBlock3d.shrink * n_spatial
         self.spatial = nn.Sequential(
-            nn.Conv3d(1, width, (7, 1, 1), stride=(spectral_stride, 1, 1), padding=(3, 0, 0), bias=False),
+            # explicit band padding: torch 2.13's oneDNN gets this stem's weight
+            # gradient wrong for 5-7 bands at stride 2 (see band_padded_conv)
+            BandPaddedConv3d(1, width, (7, 1, 1), stride=(spectral_stride, 1, 1),
+                             band_padding=3, bias=False),
             nn.BatchNorm3d(width),
             nn.ReLU(inplace=True),
             *(ValidSpatialBlock3d(width) for _ in range(n_spatial)),
