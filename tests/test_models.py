@@ -150,6 +150,7 @@ def test_dense_profile_refuses_patch_only_models() -> None:
         dense_profile(create_model("hybridsn", n_bands=16, n_classes=3, patch_size=9))  # type: ignore[arg-type]
 
 
+@pytest.mark.filterwarnings("ignore:TF32 acceleration on top of oneDNN")
 @pytest.mark.parametrize("bands", [5, 6, 7, 8, 30])
 @pytest.mark.parametrize("stride", [1, 2, 4])
 def test_band_padded_conv_is_a_padded_conv_with_correct_gradients(bands: int, stride: int) -> None:
