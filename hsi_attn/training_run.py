@@ -64,14 +64,20 @@ from hsi_attn.registry import lookup, make_registry
 
 __all__ = [
     "RUN_FILES",
+    "PatchSource",
+    "PreparedData",
     "RunDirectoryError",
     "RunResult",
+    "build_model",
     "default_run_dir",
     "evaluate_run",
     "load_run_config",
     "predict_cube",
+    "prepare_data",
+    "split_scene",
     "train_run",
     "train_runs",
+    "training_sources",
 ]
 
 logger = logging.getLogger(__name__)
@@ -175,12 +181,38 @@ def _dihedral(patches: torch.Tensor, ops: torch.Tensor) -> torch.Tensor:
     return out
 
 
-@dataclass(frozen=True)
-class _Prepared:
+@dataclass(frozen=True, eq=False)
+class PreparedData:
+    """A scene split and preprocessed for one run configuration.
+
+    What a training run and an Optuna trial share: the split, and a cube whose
+    preprocessing (standardisation, PCA) was fitted on the training pixels only.
+
+    Attributes:
+        scene: The scene as loaded.
+        split: Training, validation and test pixel coordinates.
+        preprocessor: The fitted preprocessing.
+        cube: ``(H, W, B')`` float32 preprocessed cube.
+    """
+
     scene: Scene
     split: Split
     preprocessor: Preprocessor
-    cube: np.ndarray  # preprocessed (H, W, B') float32
+    cube: np.ndarray
+
+    @property
+    def n_bands(self) -> int:
+        """Bands after preprocessing."""
+        return int(self.cube.shape[2])
+
+    @property
+    def n_classes(self) -> int:
+        """Number of classes K of the scene."""
+        return int(self.scene.n_classes)
+
+    def labels(self, coords: np.ndarray) -> np.ndarray:
+        """Labels ``0..K-1`` of the pixels at ``coords`` ``(n, 2)``."""
+        return _labels_at(self.scene.gt, coords)
 
 
 def _load_scene(config: RunConfig, scene: Scene | None, root: str | os.PathLike[str] | None,
@@ -210,7 +242,12 @@ def _check_names(config: RunConfig, *, registered_scene: bool) -> None:
            config.model.attention, kind="attention")
 
 
-def _split(config: RunConfig, gt: np.ndarray) -> Split:
+def split_scene(config: RunConfig, gt: np.ndarray) -> Split:
+    """The split ``config.data`` asks for, seeded with ``config.train.seed``.
+
+    Raises:
+        ValueError: On an unknown split name.
+    """
     data = config.data
     if data.split == "random":
         return splits.split_random(gt, data.train_size, val_size=data.val_size,
@@ -221,19 +258,46 @@ def _split(config: RunConfig, gt: np.ndarray) -> Split:
     raise ValueError(f"unknown split {data.split!r}. Accepted: random, disjoint.")
 
 
-def _prepare(config: RunConfig, scene: Scene) -> _Prepared:
-    split = _split(config, scene.gt)
+def prepare_data(config: RunConfig, scene: Scene) -> PreparedData:
+    """Split ``scene`` and fit the preprocessing on its training pixels only.
+
+    Args:
+        config: Uses ``config.data``, ``config.train.seed`` and, for the disjoint split
+            (whose guard band depends on it), ``config.model.patch_size``.
+        scene: The loaded scene.
+
+    Raises:
+        ValueError: On an unknown split, or an empty validation set (model selection,
+            early stopping and Optuna trials are all scored on validation pixels).
+    """
+    split = split_scene(config, scene.gt)
     if len(split.val) == 0:
         raise ValueError(
-            f"the validation set is empty (val_size={config.data.val_size!r}); early stopping "
-            "and model selection need validation pixels, so use a positive --val-size"
+            f"the validation set is empty (val_size={config.data.val_size!r}); model "
+            "selection, early stopping and tuning trials need validation pixels, so use a "
+            "positive --val-size"
         )
     preprocessor = fit_preprocessor(
         scene.cube, split.train, normalization=config.data.normalization,
         pca=config.data.pca, seed=config.train.seed,
     )
     cube = np.ascontiguousarray(preprocessor.transform(scene.cube), dtype=np.float32)
-    return _Prepared(scene=scene, split=split, preprocessor=preprocessor, cube=cube)
+    return PreparedData(scene=scene, split=split, preprocessor=preprocessor, cube=cube)
+
+
+def training_sources(
+    config: RunConfig, data: PreparedData, device: torch.device
+) -> tuple[PatchSource, PatchSource]:
+    """Shuffled (augmented, if configured) training batches and in-order validation batches."""
+    sampler = _sampler(config, data.cube, device)
+    train_cfg = config.train
+    split = data.split
+    train_source = PatchSource(sampler, split.train, data.labels(split.train),
+                               batch_size=train_cfg.batch_size, shuffle=True, drop_last=True,
+                               augment=train_cfg.augment)
+    val_source = PatchSource(sampler, split.val, data.labels(split.val),
+                             batch_size=train_cfg.eval_batch_size, shuffle=False)
+    return train_source, val_source
 
 
 def _sampler(config: RunConfig, cube: np.ndarray, device: torch.device) -> PatchSampler:
@@ -248,7 +312,12 @@ def _labels_at(gt: np.ndarray, coords: np.ndarray) -> np.ndarray:
 # ---------------------------------------------------------------------------- model
 
 
-def _build_model(config: RunConfig, n_bands: int, n_classes: int) -> nn.Module:
+def build_model(config: RunConfig, n_bands: int, n_classes: int) -> nn.Module:
+    """The model ``config.model`` describes, checked with one tiny forward pass.
+
+    Raises:
+        ValueError: On unknown names or a patch size the model cannot take.
+    """
     model_cfg = config.model
     model = create_model(
         model_cfg.name, n_bands=n_bands, n_classes=n_classes, patch_size=model_cfg.patch_size,
@@ -435,10 +504,10 @@ def train_run(
                 config.data.scene, device, out)
     seed_everything(config.train.seed)
     the_scene = _load_scene(config, scene, root, download)
-    prepared = _prepare(config, the_scene)
-    n_classes, n_bands = the_scene.n_classes, int(prepared.cube.shape[2])
+    prepared = prepare_data(config, the_scene)
+    n_classes, n_bands = prepared.n_classes, prepared.n_bands
     seed_everything(config.train.seed)
-    model = _build_model(config, n_bands, n_classes)
+    model = build_model(config, n_bands, n_classes)
     out.mkdir(parents=True, exist_ok=True)
     if not resume:
         write_json_atomic(out / "config.json", {
@@ -448,13 +517,8 @@ def train_run(
         })
 
     split, gt = prepared.split, the_scene.gt
-    sampler = _sampler(config, prepared.cube, device)
     train_cfg = config.train
-    train_source = PatchSource(sampler, split.train, _labels_at(gt, split.train),
-                               batch_size=train_cfg.batch_size, shuffle=True, drop_last=True,
-                               augment=train_cfg.augment)
-    val_source = PatchSource(sampler, split.val, _labels_at(gt, split.val),
-                             batch_size=train_cfg.eval_batch_size, shuffle=False)
+    train_source, val_source = training_sources(config, prepared, device)
     built_in: list[Callback] = [BestModel()]
     if train_cfg.patience is not None:
         built_in.append(EarlyStopping(train_cfg.patience))
@@ -587,7 +651,7 @@ def _load_run(run_dir: Path, device: torch.device) -> _LoadedRun:
         extra = _to_numpy(payload["extra"])
         n_bands, n_classes = int(extra["n_bands"]), int(extra["n_classes"])
         preprocessor = Preprocessor.from_state_dict(extra["preprocessor"])
-        model = _build_model(config, n_bands, n_classes)
+        model = build_model(config, n_bands, n_classes)
         model.load_state_dict(payload["model"])
     except (KeyError, RuntimeError, TypeError) as exc:
         raise CheckpointError(
