@@ -87,3 +87,10 @@ def test_cuda_device_and_autocast() -> None:
     assert precision.name in ("bf16", "fp32")
     fp16 = resolve_precision("fp16", device)
     assert fp16.use_scaler and fp16.make_scaler() is not None
+
+
+def test_describe_device_names_the_machine_and_keeps_unknown_strings() -> None:
+    from hsi_attn.engine.device import describe_device
+
+    assert describe_device("cpu").startswith("cpu: ") and "logical cores" in describe_device("cpu")
+    assert describe_device("unknown") == "unknown"

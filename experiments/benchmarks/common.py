@@ -8,7 +8,6 @@ from __future__ import annotations
 
 import json
 import os
-import platform
 import sys
 import tempfile
 import time
@@ -19,6 +18,7 @@ from typing import Any
 import torch
 
 import hsi_attn
+from hsi_attn.engine.device import describe_device
 
 RESULTS = Path(__file__).resolve().parent / "results"
 
@@ -34,21 +34,6 @@ def ensure_stable_allocator() -> None:
         return
     env = {**os.environ, **ALLOCATOR_ENV}
     os.execve(sys.executable, [sys.executable, *sys.argv], env)
-
-
-def device_name(device: torch.device) -> str:
-    """Human-readable device: GPU name, or CPU model and thread count."""
-    if device.type == "cuda":
-        return f"cuda: {torch.cuda.get_device_name(device)}"
-    model = platform.processor() or "cpu"
-    try:
-        for line in Path("/proc/cpuinfo").read_text().splitlines():
-            if line.startswith("model name"):
-                model = line.split(":", 1)[1].strip()
-                break
-    except OSError:
-        pass
-    return f"cpu: {model}, {os.cpu_count()} logical cores, torch threads {torch.get_num_threads()}"
 
 
 def synchronize(device: torch.device) -> None:
@@ -81,7 +66,7 @@ def provenance(device: torch.device) -> dict[str, Any]:
     """Command, device and versions to record with every result."""
     return {
         "command": " ".join(["python", *sys.argv]),
-        "device": device_name(device),
+        "device": describe_device(device),
         "torch": torch.__version__,
         "hsi_attn": hsi_attn.__version__,
         "allocator": {k: os.environ.get(k) for k in ALLOCATOR_ENV},

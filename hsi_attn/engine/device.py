@@ -97,9 +97,14 @@ def describe_device(device: str | torch.device) -> str:
     """A human-readable name of ``device`` on this machine, for result files and tables.
 
     ``"cpu"`` becomes e.g. ``"cpu: Intel(R) Xeon(R) Processor, 2 logical cores, torch
-    threads 1"``; a CUDA device gets its GPU name. Anything else is returned as given.
+    threads 1"``; a CUDA device gets its GPU name. Anything else, including a string
+    torch cannot parse as a device (e.g. ``"unknown"`` in an old result file), is
+    returned as given.
     """
-    resolved = torch.device(device)
+    try:
+        resolved = torch.device(device)
+    except RuntimeError:
+        return str(device)
     if resolved.type == "cuda" and torch.cuda.is_available():
         return f"cuda: {torch.cuda.get_device_name(resolved)}"
     if resolved.type != "cpu":

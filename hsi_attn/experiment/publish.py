@@ -28,19 +28,11 @@ from hsi_attn.experiment.spec import ExperimentSpec
 logger = logging.getLogger(__name__)
 
 
-def _describe(name: str) -> str:
-    """The recorded device name with this machine's details (the runs are made here)."""
-    try:
-        return describe_device(name)
-    except RuntimeError:  # a device string torch cannot parse: keep it as recorded
-        return name
-
-
 def publish(records: list[RunRecord], spec: ExperimentSpec, out_dir: str | Path, *, command: str) -> dict[str, Any]:
     """Aggregate ``records`` and write the results folder; returns the summary."""
     out = Path(out_dir)
     devices = sorted({str(r.metrics.get("device", "unknown")) for r in records})
-    device = "; ".join(_describe(name) for name in devices)
+    device = "; ".join(describe_device(name) for name in devices)
     summary = {
         "experiment": spec.name, "command": command, "hsi_attn_version": __version__,
         "torch_version": torch.__version__, "device": device, **aggregate(records),

@@ -155,17 +155,11 @@ def conv_bn_rows(
         else torch.zeros(channels, dtype=matrix.dtype, device=matrix.device)
     )
     if bn is not None:
-        if not foldable(bn):
-            raise ValueError(
-                f"cannot fold {bn} into a matrix: it needs eval mode and running "
-                f"statistics; call model.eval() before dense inference."
-            )
-        assert isinstance(bn, nn.BatchNorm3d) and bn.running_var is not None
-        assert bn.running_mean is not None
-        scale = torch.rsqrt(bn.running_var + bn.eps)
+        running_mean, running_var = _running_stats(bn)
+        scale = torch.rsqrt(running_var + bn.eps)
         if bn.weight is not None:
             scale = scale * bn.weight
-        bias = (bias - bn.running_mean) * scale
+        bias = (bias - running_mean) * scale
         if bn.bias is not None:
             bias = bias + bn.bias
         matrix = (matrix.reshape(-1, channels, out_depth) * scale[:, None]).reshape(matrix.shape)
@@ -180,6 +174,21 @@ def foldable(bn: nn.Module) -> bool:
         and bn.running_mean is not None
         and bn.running_var is not None
     )
+
+
+def _running_stats(bn: nn.Module) -> tuple[Tensor, Tensor]:
+    """``(running_mean, running_var)`` of a :func:`foldable` batch norm.
+
+    Raises:
+        ValueError: If ``bn`` is not foldable (its output then depends on the batch).
+    """
+    mean, var = getattr(bn, "running_mean", None), getattr(bn, "running_var", None)
+    if not foldable(bn) or not isinstance(mean, Tensor) or not isinstance(var, Tensor):
+        raise ValueError(
+            f"cannot fold {bn} into a matrix: it needs eval mode and running "
+            f"statistics; call model.eval() before dense inference."
+        )
+    return mean, var
 
 
 def block_lowerable(block: BasicBlock3d, depth: int) -> bool:
