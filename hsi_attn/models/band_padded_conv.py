@@ -51,11 +51,13 @@ class BandPaddedConv3d(nn.Conv3d):
         super().__init__(in_channels, out_channels, kernel_size, stride=stride, padding=0, bias=bias)
         self.band_padding = band_padding
 
-    def forward(self, x: Tensor) -> Tensor:
+    def _conv_forward(self, x: Tensor, weight: Tensor, bias: Tensor | None) -> Tensor:
+        # nn.Conv3d.forward calls this with the module's own parameters; callers that
+        # fold batch norm call it with folded ones (see batch_norm_folding).
         q = self.band_padding
         if q:
             x = F.pad(x, (0, 0, 0, 0, q, q))
-        return F.conv3d(x, self.weight, self.bias, self.stride)
+        return F.conv3d(x, weight, bias, self.stride)
 
     def extra_repr(self) -> str:
         return f"{super().extra_repr()}, band_padding={self.band_padding}"

@@ -47,10 +47,15 @@ import torch.nn.functional as F
 from torch import Tensor, nn
 
 from hsi_attn.layers import BasicBlock3d, ChannelGate
+from hsi_attn.models.batch_norm_folding import run_folded
 from hsi_attn.models.checks import check_padded_cube, check_patch_batch
 
 BLOCK = 4
 """Side of the spatial blocks positions are packed into for the dense head."""
+
+STRIP_POSITIONS = 1024
+"""Positions per CPU thread in each strip the dense twin's head runs on (see
+:meth:`DenseTwin._head`)."""
 
 
 class DenseCapable(abc.ABC):
@@ -137,8 +142,8 @@ class PositionwiseHead(nn.Module, abc.ABC):
 
     ``forward`` takes ``(N, C, D, 1, 1)`` and returns logits ``(N, K)``;
     :meth:`positionwise` takes ``(N, C, D, h, w)`` and returns ``(N, K, h, w)``, equal to
-    ``forward`` applied to each position's 1 x 1 map (:func:`run_packed`,
-    :func:`to_rows` and :func:`from_rows` help lay the positions out).
+    ``forward`` applied to each position's 1 x 1 map (:func:`run_packed` helps lay the
+    positions out).
     """
 
     @abc.abstractmethod
@@ -180,17 +185,6 @@ def run_packed(fn: Callable[[Tensor], Tensor], x: Tensor) -> Tensor:
     return unpack_positions(fn(pack_positions(x)), n, h, w)
 
 
-def to_rows(x: Tensor) -> Tensor:
-    """``(N, C, D, h, w)`` to one row per position, ``(N * h * w, C * D)``."""
-    n, c, d, h, w = x.shape
-    return x.permute(0, 3, 4, 1, 2).reshape(n * h * w, c * d)
-
-
-def from_rows(rows: Tensor, n: int, h: int, w: int) -> Tensor:
-    """Per-position outputs ``(N * h * w, K)`` back to maps ``(N, K, h, w)``."""
-    return rows.reshape(n, h, w, -1).permute(0, 3, 1, 2)
-
-
 class WindowAveragedNet(nn.Module, DenseCapable):
     """Base of the dense-capable families: spatial stage, window average, head.
 
@@ -220,7 +214,7 @@ class WindowAveragedNet(nn.Module, DenseCapable):
     def forward(self, x: Tensor) -> Tensor:
         """Logits ``(N, K)`` for patches ``(N, 1, B, p, p)``."""
         check_patch_batch(x, n_bands=self.n_bands, patch_size=self.patch_size, model=self.family)
-        features = self.spatial(x)
+        features = run_folded(self.spatial, x)
         return self.head(features.mean(dim=(-2, -1), keepdim=True))
 
     def dense_twin(self) -> DenseTwin:
@@ -250,29 +244,22 @@ class DenseTwin(nn.Module):
 
     def forward(self, cube: Tensor) -> Tensor:
         check_padded_cube(cube, n_bands=self.n_bands, patch_size=self.patch_size, model=self.family)
-        n = cube.shape[0]
         height = cube.shape[3] - self.patch_size + 1
-        if n == 1 and height >= 2:
-            features = self._window_features_in_two_strips(cube, height)
-        else:
-            features = self._window_features(cube)
-        return self.head.positionwise(features)
-
-    def _window_features(self, cube: Tensor) -> Tensor:
-        """Spatial stage and box filter: ``(N, C, D, H, W)`` window-averaged features."""
-        return box_filter(self.spatial(cube), self.window)
-
-    def _window_features_in_two_strips(self, cube: Tensor, height: int) -> Tensor:
-        """:meth:`_window_features` of one cube, computed as a batch of two row strips.
-
-        PyTorch runs a 3-D convolution with batch size 1 and few bands on a slow
-        reference kernel (up to 7x slower than oneDNN, which it picks for batches of 2).
-        Output rows depend only on their own window of input rows, so the top and
-        bottom halves (overlapping by at most one output row) give the same numbers.
-        """
+        if cube.shape[0] > 1 or height < 2:
+            return self._head(run_folded(self.spatial, cube))
+        # PyTorch runs a 3-D convolution with batch size 1 and few bands on a slow
+        # reference kernel (up to 7x slower than oneDNN, which it picks for batches of
+        # 2). Output rows depend only on their own window of input rows, so the cube
+        # goes through the spatial stage as a batch of its top and bottom halves, which
+        # overlap by at most one output row; each half then keeps its own rows.
         top = (height + 1) // 2
         rows = top + self.patch_size - 1
-        strips = torch.cat([cube[..., :rows, :], cube[..., cube.shape[3] - rows :, :]])
-        features = self._window_features(strips)
-        overlap = 2 * top - height
-        return torch.cat([features[:1], features[1:, :, :, overlap:, :]], dim=3)
+        halves = run_folded(
+            self.spatial, torch.cat([cube[..., :rows, :], cube[..., cube.shape[3] - rows :, :]])
+        )
+        logits = self._head(halves)
+        return torch.cat([logits[:1], logits[1:, :, 2 * top - height :]], dim=2)
+
+    def _head(self, features: Tensor) -> Tensor:
+        """Window average of the spatial-stage ``features``, then the head: ``(N, K, h, w)``."""
+        return self.head.positionwise(box_filter(features, self.window))

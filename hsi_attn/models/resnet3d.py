@@ -51,19 +51,20 @@ from __future__ import annotations
 
 from typing import Any
 
+import torch
+import torch.nn.functional as F
 from torch import Tensor, nn
 
 from hsi_attn.layers import BasicBlock3d
 from hsi_attn.models.band_padded_conv import BandPaddedConv3d
+from hsi_attn.models.batch_norm_folding import fold_into_conv, foldable
 from hsi_attn.models.checks import check_3d_attention, check_patch_size, check_positive_int
 from hsi_attn.models.dense import (
     PositionwiseHead,
     WindowAveragedNet,
-    from_rows,
     positionwise_block,
     positionwise_linear,
     run_packed,
-    to_rows,
 )
 from hsi_attn.models.spectral_rows import block_lowerable, in_chunks, lower_block
 
@@ -72,7 +73,9 @@ class ValidSpatialBlock3d(nn.Module):
     """Two valid spatial convolutions with a centre-cropped residual shortcut.
 
     ``conv-BN-ReLU-conv-BN`` with kernel ``(k_d, 3, 3)`` and padding ``(k_d // 2, 0, 0)``;
-    the shortcut is the input cropped by 2 pixels on every side; then ReLU.
+    the shortcut is the input cropped by 2 pixels on every side; then ReLU. In
+    evaluation mode the batch norms are folded into the convolutions (same function, up
+    to rounding; see :mod:`hsi_attn.models.batch_norm_folding`).
 
     Args:
         channels: Channels C (unchanged).
@@ -95,9 +98,17 @@ class ValidSpatialBlock3d(nn.Module):
         self.relu = nn.ReLU(inplace=True)
 
     def forward(self, x: Tensor) -> Tensor:
+        shortcut = x[..., 2:-2, 2:-2]
+        if foldable(self.bn1) and foldable(self.bn2):
+            # Evaluation: batch norm folded into the convolutions, one pass fewer each.
+            weight, bias = fold_into_conv(self.conv1, self.bn1)
+            out = F.conv3d(x, weight, bias, padding=self.conv1.padding).relu_()
+            weight, bias = fold_into_conv(self.conv2, self.bn2)
+            out = F.conv3d(out, weight, bias, padding=self.conv2.padding)
+            return out.add_(shortcut).relu_()
         out = self.relu(self.bn1(self.conv1(x)))
         out = self.bn2(self.conv2(out))
-        return self.relu(out + x[..., 2:-2, 2:-2])
+        return self.relu(out + shortcut)
 
 
 class SpectralHead(PositionwiseHead):
@@ -137,25 +148,31 @@ class SpectralHead(PositionwiseHead):
         return self.classifier(self.blocks(x).flatten(1))
 
     def positionwise(self, x: Tensor) -> Tensor:
-        depth = x.shape[2]
-        if all(block_lowerable(block, depth) for block in self.blocks):
-            n, _, _, h, w = x.shape
-            return from_rows(self._rows(to_rows(x), depth), n, h, w)
-        return run_packed(self._packed_positions, x)
+        """In eval mode, where the band axis is short, every block as matrix products.
 
-    def _rows(self, rows: Tensor, depth: int) -> Tensor:
-        """Eval-mode fast path: every block as matrix products (see ``spectral_rows``)."""
+        The blocks are lowered with batch norm folded (see ``spectral_rows``) and run on
+        one column per position; otherwise the convolutions run as they are on
+        positions packed into blocks.
+        """
+        depth = x.shape[2]
+        if not all(block_lowerable(block, depth) for block in self.blocks):
+            return run_packed(self._packed_positions, x)
         lowered = []
         for block in self.blocks:
             lowered.append(lower_block(block, depth))
             depth = lowered[-1].depth
+        weight, bias = self.classifier.weight, self.classifier.bias
 
-        def head(part: Tensor) -> Tensor:
+        def head(columns: Tensor) -> Tensor:
             for block in lowered:
-                part = block(part)
-            return nn.functional.linear(part, self.classifier.weight, self.classifier.bias)
+                columns = block(columns)
+            if bias is None:
+                return weight @ columns
+            return torch.addmm(bias[:, None], weight, columns)
 
-        return in_chunks(head, rows)
+        n, c, d, h, w = x.shape
+        logits = [in_chunks(head, sample.reshape(c * d, h * w)) for sample in x]
+        return torch.stack(logits).reshape(n, -1, h, w)
 
     def _packed_positions(self, x: Tensor) -> Tensor:
         for block in self.blocks:

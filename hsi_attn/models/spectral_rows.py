@@ -5,11 +5,13 @@ own: a ``C x D`` feature vector (channels x bands) per pixel, transformed by
 convolutions whose spatial kernel is 1 x 1. Such a convolution, ``Conv3d(C_in, C_out,
 (k, 1, 1), stride (s, 1, 1), padding (q, 0, 0))``, is a linear map from the
 ``C_in * D_in`` numbers of one position to its ``C_out * D_out`` outputs: a banded
-matrix ``M`` (:func:`band_matrix`). Written as rows (one position per row, laid out as
-``x[..., i, j].flatten(1)``), a whole scene's worth of that convolution is one matrix
-product ``rows @ M``, which runs at matrix-multiply speed, whereas convolution kernels on
-1 x 1 (or 4 x 4) maps are memory-bound. Evaluation-mode batch norm folds into the
-matrix's columns and bias (:func:`conv_bn_rows`).
+matrix ``M`` (:func:`band_matrix`). Over a scene, that convolution is one matrix
+product for all positions at once, which runs at matrix-multiply speed, whereas
+convolution kernels on 1 x 1 (or 4 x 4) maps are memory-bound. The head works on
+*columns*, one per position: ``M.T @ X`` with ``X`` of shape ``(C * D, h * w)``, which
+is how a feature map ``(1, C, D, h, w)`` already lies in memory, so the scene goes in
+and the logits ``(K, h * w)`` come out without a transpose. Evaluation-mode batch norm
+folds into the matrix and its bias (:func:`conv_bn_rows`).
 
 The matrix multiplies the zeros of the band: it spends ``D_in / k`` times the FLOPs of
 the convolution (counting all k taps). It is used only where that ratio is at most
@@ -32,15 +34,16 @@ from dataclasses import dataclass
 import torch
 from torch import Tensor, nn
 
-from hsi_attn.layers import BasicBlock3d
-from hsi_attn.models.dense import positionwise_attention
+from hsi_attn.layers import BasicBlock3d, ChannelGate
+from hsi_attn.models.batch_norm_folding import foldable, scale_and_shift
+from hsi_attn.models.dense import fold_positions
 
 MAX_WASTE = 2.0
 """Largest ``D_in / k`` (matrix FLOPs over convolution FLOPs) for which a convolution is
 run as a matrix product."""
 
 
-ROW_CHUNK = 512
+POSITION_CHUNK = 512
 """Positions per slice and CPU thread in :func:`in_chunks` (about 256 KiB of activations
 per thread for the default flagship: each thread's share stays in its core's cache)."""
 
@@ -155,40 +158,10 @@ def conv_bn_rows(
         else torch.zeros(channels, dtype=matrix.dtype, device=matrix.device)
     )
     if bn is not None:
-        running_mean, running_var = _running_stats(bn)
-        scale = torch.rsqrt(running_var + bn.eps)
-        if bn.weight is not None:
-            scale = scale * bn.weight
-        bias = (bias - running_mean) * scale
-        if bn.bias is not None:
-            bias = bias + bn.bias
+        scale, shift = scale_and_shift(bn)
+        bias = bias * scale + shift
         matrix = (matrix.reshape(-1, channels, out_depth) * scale[:, None]).reshape(matrix.shape)
     return matrix, bias.repeat_interleave(out_depth), out_depth
-
-
-def foldable(bn: nn.Module) -> bool:
-    """Whether ``bn`` is an evaluation-mode ``BatchNorm3d`` using running statistics."""
-    return (
-        isinstance(bn, nn.BatchNorm3d)
-        and not bn.training
-        and bn.running_mean is not None
-        and bn.running_var is not None
-    )
-
-
-def _running_stats(bn: nn.Module) -> tuple[Tensor, Tensor]:
-    """``(running_mean, running_var)`` of a :func:`foldable` batch norm.
-
-    Raises:
-        ValueError: If ``bn`` is not foldable (its output then depends on the batch).
-    """
-    mean, var = getattr(bn, "running_mean", None), getattr(bn, "running_var", None)
-    if not foldable(bn) or not isinstance(mean, Tensor) or not isinstance(var, Tensor):
-        raise ValueError(
-            f"cannot fold {bn} into a matrix: it needs eval mode and running "
-            f"statistics; call model.eval() before dense inference."
-        )
-    return mean, var
 
 
 def block_lowerable(block: BasicBlock3d, depth: int) -> bool:
@@ -212,10 +185,13 @@ def block_lowerable(block: BasicBlock3d, depth: int) -> bool:
 class LoweredBlock:
     """A spectral :class:`~hsi_attn.layers.BasicBlock3d` in matrix form (see :func:`lower_block`).
 
+    It works on *columns*, one per position: ``(C * D, P)``, the layout a feature map
+    ``(1, C, D, h, w)`` already has in memory, so a scene goes in without a transpose.
+
     Attributes:
-        conv1: ``(M, b)`` of ``bn1(conv1(.))``.
-        conv2: ``(M, b)`` of ``bn2(conv2(.))``.
-        shortcut: ``(M, b)`` of a projection shortcut, or None for the identity.
+        conv1: ``(M.T, b)`` of ``bn1(conv1(.))``, the bias as a column.
+        conv2: ``(M.T, b)`` of ``bn2(conv2(.))``.
+        shortcut: ``(M.T, b)`` of a projection shortcut, or None for the identity.
         attention: The block's attention module, applied position by position.
         channels: Output channels.
         depth: Output bands.
@@ -228,17 +204,26 @@ class LoweredBlock:
     channels: int
     depth: int
 
-    def __call__(self, rows: Tensor) -> Tensor:
-        """The block on ``(P, C_in * D_in)`` rows; returns ``(P, C_out * D_out)``."""
-        out = torch.addmm(self.conv1[1], rows, self.conv1[0]).relu_()
-        out = torch.addmm(self.conv2[1], out, self.conv2[0])
-        gated = positionwise_attention(
-            self.attention, out.view(-1, self.channels, self.depth, 1, 1)
-        ).reshape(out.shape)
-        shortcut = rows if self.shortcut is None else torch.addmm(
-            self.shortcut[1], rows, self.shortcut[0]
+    def __call__(self, columns: Tensor) -> Tensor:
+        """The block on ``(C_in * D_in, P)`` columns; returns ``(C_out * D_out, P)``."""
+        out = torch.addmm(self.conv1[1], self.conv1[0], columns).relu_()
+        out = torch.addmm(self.conv2[1], self.conv2[0], out)
+        # Positions lie along a spatial axis: (1, C, D, P, 1) is a feature map whose
+        # every position is its own window, as gate_from_pooled expects.
+        maps = out.view(1, self.channels, self.depth, -1, 1)
+        layer = self.attention
+        if isinstance(layer, ChannelGate):
+            maps.mul_(layer.gate_from_pooled(maps, maps if layer.uses_max else None))
+        elif not isinstance(layer, nn.Identity):
+            out = fold_positions(layer, maps).reshape(out.shape)
+        shortcut = columns if self.shortcut is None else torch.addmm(
+            self.shortcut[1], self.shortcut[0], columns
         )
-        return (gated + shortcut).relu_()
+        return out.add_(shortcut).relu_()
+
+
+def _transposed(matrix: Tensor, bias: Tensor) -> tuple[Tensor, Tensor]:
+    return matrix.t().contiguous(), bias[:, None]
 
 
 def lower_block(block: BasicBlock3d, depth: int) -> LoweredBlock:
@@ -260,24 +245,24 @@ def lower_block(block: BasicBlock3d, depth: int) -> LoweredBlock:
     m2, b2, out_depth = conv_bn_rows(block.conv2, block.bn2, inner)
     shortcut = None
     if not isinstance(block.shortcut, nn.Identity):
-        ms, bs, _ = conv_bn_rows(block.shortcut[0], block.shortcut[1], depth)
-        shortcut = (ms, bs)
+        shortcut = _transposed(*conv_bn_rows(block.shortcut[0], block.shortcut[1], depth)[:2])
     return LoweredBlock(
-        conv1=(m1, b1), conv2=(m2, b2), shortcut=shortcut, attention=block.attention,
-        channels=block.conv2.out_channels, depth=out_depth,
+        conv1=_transposed(m1, b1), conv2=_transposed(m2, b2), shortcut=shortcut,
+        attention=block.attention, channels=block.conv2.out_channels, depth=out_depth,
     )
 
 
-def in_chunks(fn: Callable[[Tensor], Tensor], rows: Tensor, chunk: int | None = None) -> Tensor:
-    """``fn`` on ``rows`` in slices of ``chunk`` rows (default :data:`ROW_CHUNK` per thread).
+def in_chunks(
+    fn: Callable[[Tensor], Tensor], columns: Tensor, chunk: int | None = None
+) -> Tensor:
+    """``fn`` on ``columns`` ``(F, P)`` in slices of ``chunk`` positions (columns).
 
-    The head makes a dozen passes over its activations; on slices that fit in the
-    CPU's cache those passes stop waiting on memory (1.6x faster for the default
-    flagship on this project's CPU). Rows are independent, so the result is the same.
-    On a GPU the slices would only multiply kernel launches, so rows off the CPU are
-    processed whole.
+    The default is :data:`POSITION_CHUNK` per CPU thread. The head makes a dozen passes over
+    its activations; on slices that fit in the CPU's cache those passes stop waiting on
+    memory. Positions are independent, so the result is the same. On a GPU the slices
+    would only multiply kernel launches, so columns off the CPU are processed whole.
     """
-    chunk = chunk or ROW_CHUNK * torch.get_num_threads()
-    if rows.shape[0] <= chunk or rows.device.type != "cpu":
-        return fn(rows)
-    return torch.cat([fn(part) for part in rows.split(chunk)])
+    chunk = chunk or POSITION_CHUNK * torch.get_num_threads()
+    if columns.shape[1] <= chunk or columns.device.type != "cpu":
+        return fn(columns)
+    return torch.cat([fn(part) for part in columns.split(chunk, dim=1)], dim=1)
