@@ -14,7 +14,7 @@ from torch import nn
 from hsi_attn.data.patches import PatchSampler
 from hsi_attn.inference import dense_tile_size, predict_scene, tile_grid
 from hsi_attn.models import DenseCapable, Hamida3d, ResNet3d, create_model
-from hsi_attn.models.spectral_rows import block_lowerable, convolution_form
+from hsi_attn.models.spectral_matrices import block_lowerable, convolution_form
 
 ATTENTIONS = ["none", "se3d", "se_band", "eca_band", "eca_band_conv", "eca_dual", "cbam_band", "danet3d"]
 PATCH_SIZES = [1, 5, 9, 11]
@@ -137,6 +137,28 @@ def test_tile_size_follows_the_memory_budget() -> None:
     small = dense_tile_size(twin, n_bands=20, patch_size=9, max_memory=1 << 20)
     large = dense_tile_size(twin, n_bands=20, patch_size=9, max_memory=1 << 28)
     assert 1 <= small < large
+
+
+def test_the_tile_probe_runs_once_per_model_and_budget(monkeypatch: pytest.MonkeyPatch) -> None:
+    import hsi_attn.inference as inference
+
+    calls: list[int] = []
+    probe = inference.dense_tile_size
+
+    def counting_probe(*args: object, **kwargs: object) -> int:
+        calls.append(1)
+        return probe(*args, **kwargs)  # type: ignore[arg-type]
+
+    monkeypatch.setattr(inference, "dense_tile_size", counting_probe)
+    model = create_model("resnet3d", n_bands=6, n_classes=3, patch_size=5)
+    cube = np.random.default_rng(0).normal(size=(9, 9, 6)).astype(np.float32)
+    first = predict_scene(model, cube, patch_size=5, method="dense")
+    np.testing.assert_array_equal(predict_scene(model, cube, patch_size=5, method="dense"), first)
+    assert len(calls) == 1
+    predict_scene(model, cube, patch_size=5, method="dense", max_memory=1 << 20)
+    predict_scene(create_model("resnet3d", n_bands=6, n_classes=3, patch_size=5), cube,
+                  patch_size=5, method="dense")
+    assert len(calls) == 3  # a new budget and a new model are probed again
 
 
 def test_a_small_memory_budget_gives_many_tiles_and_the_same_map() -> None:

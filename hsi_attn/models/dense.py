@@ -11,15 +11,15 @@ function* with an exact one-pass form:
    features each overlapping patch would compute: this is where the p^2-fold work is
    shared;
 2. an **average over the remaining r x r window**, which over a scene is a stride-1 box
-   filter (``avg_pool3d``, applied separably along H then W);
+   filter (:func:`box_filter`, separable);
 3. a **head** that only ever sees a 1 x 1 spatial map: spectral blocks (spatial kernel
    1), attention, the classifier. Whatever the head does at one position depends on
    that position alone, so the twin runs the same modules, with the same parameters,
    on every position at once (:meth:`PositionwiseHead.positionwise`): a gating layer as
    ``x * layer.gate_from_pooled(x, x)`` (its spatial squeeze over one position is the
    position itself), the classifier as a per-position linear map, and the spectral
-   convolutions either as matrix products over one row per position, batch norm
-   folded (:mod:`hsi_attn.models.spectral_rows`, in eval mode where the band axis is
+   convolutions either as matrix products over one column per position, batch norm
+   folded (:mod:`hsi_attn.models.spectral_matrices`, in eval mode where the band axis is
    short enough), or as they are on positions packed into small 4 x 4 spatial blocks,
    the layout CPU convolution kernels run fastest on; the arrangement of positions is
    irrelevant because nothing mixes them.
@@ -31,6 +31,10 @@ axis. What is *not* exact is attention inside the spatial stage: a gate computed
 whole p x p window and then followed by further spatial convolutions differs between
 overlapping patches, so the families keep attention out of the spatial stage (see each
 family's docstring).
+
+In evaluation mode every batch norm that follows a convolution of the spatial stage is
+folded into it (:mod:`hsi_attn.models.batch_norm_folding`), in the patch model and the
+twin alike.
 
 A model declares the capability by subclassing :class:`DenseCapable` and returning its
 twin from :meth:`DenseCapable.dense_twin`; callers test ``isinstance(model,

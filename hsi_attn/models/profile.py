@@ -15,7 +15,7 @@ from torch import nn
 from torch.utils.flop_counter import FlopCounterMode
 
 from hsi_attn.models.dense import DenseCapable
-from hsi_attn.models.spectral_rows import convolution_form
+from hsi_attn.models.spectral_matrices import convolution_form
 
 
 def count_parameters(model: nn.Module, *, trainable_only: bool = False) -> int:
@@ -27,7 +27,7 @@ def forward_flops(module: nn.Module, x: torch.Tensor) -> int:
     """FLOPs (2 x MACs) of one forward pass of ``module`` on ``x``, in eval mode.
 
     Spectral heads are counted in their convolution form
-    (:func:`~hsi_attn.models.spectral_rows.convolution_form`): the matrix form that
+    (:func:`~hsi_attn.models.spectral_matrices.convolution_form`): the matrix form that
     dense inference may run multiplies extra zeros, which are not the model's work.
     """
     was_training = module.training
@@ -73,6 +73,7 @@ def dense_profile(model: DenseCapable, *, height: int = 16, width: int = 16) -> 
 
     The redundancy factor is per-patch FLOPs divided by dense FLOPs per pixel: how much
     work one-pass dense inference removes compared with one forward pass per pixel.
+    Dense FLOPs are those of one pass over the padded probe scene (halo included).
 
     Args:
         model: A dense-capable patch classifier (an ``nn.Module``).
@@ -92,7 +93,9 @@ def dense_profile(model: DenseCapable, *, height: int = 16, width: int = 16) -> 
     cube = torch.zeros(
         (1, 1, bands, height + p - 1, width + p - 1), dtype=reference.dtype, device=reference.device
     )
-    per_pixel = forward_flops(model.dense_twin(), cube) / (height * width)
+    # A batch of two copies: a single cube would run as two overlapping halves (see
+    # DenseTwin.forward), and that overlap is not the model's arithmetic.
+    per_pixel = forward_flops(model.dense_twin(), cube.expand(2, -1, -1, -1, -1)) / (2 * height * width)
     per_patch = profile(model, (1, 1, bands, p, p))["flops_per_patch"]  # type: ignore[arg-type]
     return {
         "flops_per_pixel": per_pixel,

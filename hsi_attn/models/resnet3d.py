@@ -66,7 +66,7 @@ from hsi_attn.models.dense import (
     positionwise_linear,
     run_packed,
 )
-from hsi_attn.models.spectral_rows import block_lowerable, in_chunks, lower_block
+from hsi_attn.models.spectral_matrices import block_lowerable, in_chunks, lower_block
 
 
 class ValidSpatialBlock3d(nn.Module):
@@ -150,7 +150,7 @@ class SpectralHead(PositionwiseHead):
     def positionwise(self, x: Tensor) -> Tensor:
         """In eval mode, where the band axis is short, every block as matrix products.
 
-        The blocks are lowered with batch norm folded (see ``spectral_rows``) and run on
+        The blocks are lowered with batch norm folded (see ``spectral_matrices``) and run on
         one column per position; otherwise the convolutions run as they are on
         positions packed into blocks.
         """

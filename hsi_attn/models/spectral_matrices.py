@@ -165,7 +165,7 @@ def conv_bn_rows(
 
 
 def block_lowerable(block: BasicBlock3d, depth: int) -> bool:
-    """Whether :func:`block_rows` can run ``block`` on ``depth`` bands (see :data:`MAX_WASTE`)."""
+    """Whether :func:`lower_block` can run ``block`` on ``depth`` bands (see :data:`MAX_WASTE`)."""
     convs = [block.conv1, block.conv2]
     norms = [block.bn1, block.bn2]
     if not isinstance(block.shortcut, nn.Identity):

@@ -12,7 +12,7 @@ from torch.utils.flop_counter import FlopCounterMode
 from hsi_attn.layers import BasicBlock3d
 from hsi_attn.models import ResNet3d
 from hsi_attn.models.profile import forward_flops
-from hsi_attn.models.spectral_rows import (
+from hsi_attn.models.spectral_matrices import (
     band_matrix,
     block_lowerable,
     conv_bn_rows,
