@@ -249,9 +249,9 @@ class DenseTwin(nn.Module):
     def forward(self, cube: Tensor) -> Tensor:
         check_padded_cube(cube, n_bands=self.n_bands, patch_size=self.patch_size, model=self.family)
         height = cube.shape[3] - self.patch_size + 1
-        if cube.shape[0] > 1 or height < 2:
+        if cube.shape[0] > 1 or height < 2 or cube.device.type != "cpu":
             return self._head(run_folded(self.spatial, cube))
-        # PyTorch runs a 3-D convolution with batch size 1 and few bands on a slow
+        # PyTorch runs a 3-D convolution with batch size 1 and few bands on a slow CPU
         # reference kernel (up to 7x slower than oneDNN, which it picks for batches of
         # 2). Output rows depend only on their own window of input rows, so the cube
         # goes through the spatial stage as a batch of its top and bottom halves, which
