@@ -14,6 +14,7 @@ from torch import nn
 from hsi_attn.data.patches import PatchSampler
 from hsi_attn.inference import dense_tile_size, predict_scene, tile_grid
 from hsi_attn.models import DenseCapable, Hamida3d, ResNet3d, create_model
+from hsi_attn.models.dense import box_filter
 from hsi_attn.models.spectral_matrices import block_lowerable, convolution_form
 
 ATTENTIONS = ["none", "se3d", "se_band", "eca_band", "eca_band_conv", "eca_dual", "cbam_band", "danet3d"]
@@ -130,6 +131,15 @@ def test_tiles_cover_every_pixel_exactly_once(height: int, width: int, tile: int
         assert 1 <= h <= tile and 1 <= w <= tile
         cover[top : top + h, left : left + w] += 1
     assert (cover == 1).all()
+
+
+@settings(max_examples=40, deadline=None)
+@given(r=st.integers(1, 13), extra_h=st.integers(0, 4), extra_w=st.integers(0, 4), seed=st.integers(0, 99))
+def test_box_filter_is_the_mean_of_every_window(r: int, extra_h: int, extra_w: int, seed: int) -> None:
+    x = torch.randn(2, 3, 2, r + extra_h, r + extra_w, dtype=torch.float64,
+                    generator=torch.Generator().manual_seed(seed))
+    expected = nn.functional.avg_pool3d(x, (1, r, r), stride=1)
+    torch.testing.assert_close(box_filter(x, r), expected, rtol=0, atol=1e-12)
 
 
 def test_tile_size_follows_the_memory_budget() -> None:
