@@ -15,7 +15,8 @@ from hsi_attn.data.patches import PatchSampler
 from hsi_attn.inference import dense_tile_size, predict_scene, tile_grid
 from hsi_attn.models import DenseCapable, Hamida3d, ResNet3d, create_model
 from hsi_attn.models.dense import box_filter
-from hsi_attn.models.spectral_matrices import block_lowerable, convolution_form
+from hsi_attn.models.reference_form import reference_form
+from hsi_attn.models.spectral_matrices import block_lowerable
 
 ATTENTIONS = ["none", "se3d", "se_band", "eca_band", "eca_band_conv", "eca_dual", "cbam_band", "danet3d"]
 PATCH_SIZES = [1, 5, 9, 11]
@@ -90,12 +91,13 @@ def test_dense_equals_patch_on_a_random_cube(family: str, attention: str, patch_
 
 @pytest.mark.parametrize("attention", ATTENTIONS)
 @pytest.mark.parametrize("patch_size", PATCH_SIZES)
-def test_dense_equals_patch_with_the_head_in_convolution_form(attention: str, patch_size: int) -> None:
-    # The flagship's head runs as matrix products on short band axes (8 bands here);
-    # long band axes, and FLOP counting, keep its convolutions: cover that path too.
+def test_dense_equals_patch_with_the_head_in_reference_form(attention: str, patch_size: int) -> None:
+    # The flagship's head runs as matrix products on short band axes (8 bands here) and
+    # the window average as a convolution; long band axes, and FLOP counting, keep the
+    # reference form (convolutions, average pooling): cover that path too.
     model = randomized(FAMILIES["resnet3d"](8, patch_size, attention), seed=50 + patch_size)
     cube = np.random.default_rng(patch_size).normal(size=(13, 11, 8)).astype(np.float32)
-    with convolution_form():
+    with reference_form():
         assert not block_lowerable(model.head.blocks[0], 2)
         assert_dense_equals_patch(model, cube, patch_size)
 
@@ -140,6 +142,21 @@ def test_box_filter_is_the_mean_of_every_window(r: int, extra_h: int, extra_w: i
                     generator=torch.Generator().manual_seed(seed))
     expected = nn.functional.avg_pool3d(x, (1, r, r), stride=1)
     torch.testing.assert_close(box_filter(x, r), expected, rtol=0, atol=1e-12)
+    with reference_form():
+        torch.testing.assert_close(box_filter(x, r), expected, rtol=0, atol=1e-12)
+
+
+def test_the_window_average_counts_no_flops_in_reference_form() -> None:
+    from torch.utils.flop_counter import FlopCounterMode
+
+    x = torch.randn(1, 4, 3, 12, 12)
+    with FlopCounterMode(display=False) as fast:
+        box_filter(x, 5)
+    with reference_form(), FlopCounterMode(display=False) as reference:
+        box_filter(x, 5)
+    # The patch model's window mean is not counted either: both forms count alike.
+    assert fast.get_total_flops() > 0
+    assert reference.get_total_flops() == 0
 
 
 def test_tile_size_follows_the_memory_budget() -> None:

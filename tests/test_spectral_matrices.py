@@ -12,11 +12,11 @@ from torch.utils.flop_counter import FlopCounterMode
 from hsi_attn.layers import BasicBlock3d
 from hsi_attn.models import ResNet3d
 from hsi_attn.models.profile import forward_flops
+from hsi_attn.models.reference_form import reference_form
 from hsi_attn.models.spectral_matrices import (
     band_matrix,
     block_lowerable,
     conv_bn_rows,
-    convolution_form,
     in_chunks,
     lower_block,
     lowerable,
@@ -98,7 +98,7 @@ def test_long_band_axes_and_training_mode_keep_the_convolutions() -> None:
     assert block_lowerable(block, 14)  # D / k = 2: at the limit
     assert not block_lowerable(block, 15)
     assert not block_lowerable(block.train(), 8)
-    with convolution_form():
+    with reference_form():
         assert not block_lowerable(block.eval(), 8)
     assert block_lowerable(block, 8)
 
@@ -109,13 +109,13 @@ def test_chunks_give_the_same_columns() -> None:
     torch.testing.assert_close(in_chunks(lambda c: weight @ c, columns, chunk=128), weight @ columns)
 
 
-def test_flops_are_counted_in_convolution_form() -> None:
+def test_flops_are_counted_in_reference_form() -> None:
     model = ResNet3d(12, 4, patch_size=5, attention="eca_band").eval()
     twin = model.dense_twin()
     cube = torch.zeros(1, 1, 12, 10, 10)
     with torch.no_grad(), FlopCounterMode(display=False) as matrix_form:
         twin(cube)
-    with torch.no_grad(), convolution_form(), FlopCounterMode(display=False) as conv_form:
+    with torch.no_grad(), reference_form(), FlopCounterMode(display=False) as conv_form:
         twin(cube)
     # D = 3 bands, k = 7: the matrix form skips the padded taps, the convolution counts them.
     assert matrix_form.get_total_flops() != conv_form.get_total_flops()

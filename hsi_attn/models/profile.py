@@ -15,7 +15,7 @@ from torch import nn
 from torch.utils.flop_counter import FlopCounterMode
 
 from hsi_attn.models.dense import DenseCapable
-from hsi_attn.models.spectral_matrices import convolution_form
+from hsi_attn.models.reference_form import reference_form
 
 
 def count_parameters(model: nn.Module, *, trainable_only: bool = False) -> int:
@@ -26,14 +26,15 @@ def count_parameters(model: nn.Module, *, trainable_only: bool = False) -> int:
 def forward_flops(module: nn.Module, x: torch.Tensor) -> int:
     """FLOPs (2 x MACs) of one forward pass of ``module`` on ``x``, in eval mode.
 
-    Spectral heads are counted in their convolution form
-    (:func:`~hsi_attn.models.spectral_matrices.convolution_form`): the matrix form that
-    dense inference may run multiplies extra zeros, which are not the model's work.
+    Dense twins are counted in their reference form
+    (:func:`~hsi_attn.models.reference_form.reference_form`): spectral heads as
+    convolutions (the matrix form multiplies extra zeros, which are not the model's
+    work) and the window average as a pooling (uncounted, like the patch model's mean).
     """
     was_training = module.training
     module.eval()
     try:
-        with torch.no_grad(), convolution_form(), FlopCounterMode(display=False) as counter:
+        with torch.no_grad(), reference_form(), FlopCounterMode(display=False) as counter:
             module(x)
     finally:
         module.train(was_training)

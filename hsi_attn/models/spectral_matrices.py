@@ -26,9 +26,7 @@ order, batch norm folded).
 
 from __future__ import annotations
 
-import contextlib
-from collections.abc import Callable, Iterator
-from contextvars import ContextVar
+from collections.abc import Callable
 from dataclasses import dataclass
 
 import torch
@@ -37,6 +35,7 @@ from torch import Tensor, nn
 from hsi_attn.layers import BasicBlock3d, ChannelGate
 from hsi_attn.models.batch_norm_folding import foldable, scale_and_shift
 from hsi_attn.models.dense import fold_positions
+from hsi_attn.models.reference_form import in_reference_form
 
 MAX_WASTE = 2.0
 """Largest ``D_in / k`` (matrix FLOPs over convolution FLOPs) for which a convolution is
@@ -46,23 +45,6 @@ run as a matrix product."""
 POSITION_CHUNK = 512
 """Positions per slice and CPU thread in :func:`in_chunks` (about 256 KiB of activations
 per thread for the default flagship: each thread's share stays in its core's cache)."""
-
-
-_MATRIX_FORM: ContextVar[bool] = ContextVar("hsi_attn_matrix_form", default=True)
-
-
-@contextlib.contextmanager
-def convolution_form() -> Iterator[None]:
-    """Within this block, heads run their convolutions as convolutions, never as matrices.
-
-    :func:`hsi_attn.models.profile.forward_flops` counts FLOPs inside it, so that a
-    dense twin's FLOPs are the model's arithmetic and not the matrix form's extra zeros.
-    """
-    token = _MATRIX_FORM.set(False)
-    try:
-        yield
-    finally:
-        _MATRIX_FORM.reset(token)
 
 
 def _is_spectral_conv(conv: nn.Module) -> bool:
@@ -86,7 +68,7 @@ def conv_output_depth(conv: nn.Conv3d, depth: int) -> int:
 def lowerable(conv: nn.Module, depth: int, *, max_waste: float = MAX_WASTE) -> bool:
     """Whether ``conv`` is a spectral ``(k, 1, 1)`` convolution worth running as a matrix.
 
-    Always False inside :func:`convolution_form`.
+    Always False inside :func:`~hsi_attn.models.reference_form.reference_form`.
 
     Args:
         conv: Any module.
@@ -94,7 +76,7 @@ def lowerable(conv: nn.Module, depth: int, *, max_waste: float = MAX_WASTE) -> b
         max_waste: Largest accepted ``D_in / k``.
     """
     return (
-        _MATRIX_FORM.get()
+        not in_reference_form()
         and _is_spectral_conv(conv)
         and depth <= max_waste * conv.kernel_size[0]
     )
