@@ -56,7 +56,8 @@ def predict_scene(
 
     Args:
         model: A patch classifier mapping ``(N, 1, B, p, p)`` to logits ``(N, K)``. It
-            is run in eval mode (its training flag is restored afterwards).
+            is run in eval mode (the modules that were training are switched back
+            afterwards).
         cube: The preprocessed scene ``(H, W, B)`` (same normalisation and PCA as in
             training). Its values are rounded to float32, as training patches are; the
             network then computes in its own dtype.
@@ -96,8 +97,11 @@ def predict_scene(
             "which picks the fastest exact method)."
         )
     chosen = "dense" if method == "dense" or (method == "auto" and dense_capable) else "patch"
-    was_training = model.training
-    model.eval()
+    # Only the modules that were training are switched, and exactly those are switched
+    # back (a model already in eval mode is not walked twice per call).
+    training = [module for module in model.modules() if module.training]
+    if training:
+        model.eval()
     start = time.perf_counter()
     try:
         with torch.inference_mode():
@@ -106,7 +110,8 @@ def predict_scene(
             else:
                 probs = _predict_patches(model, cube, patch_size, device, batch_size, pad_mode)
     finally:
-        model.train(was_training)
+        for module in training:
+            module.training = True
     logger.info(
         "predicted %dx%d pixels with method=%s in %.2f s",
         cube.shape[0], cube.shape[1], chosen, time.perf_counter() - start,
@@ -145,7 +150,8 @@ def _predict_dense(
     twin = model.dense_twin()
     half = p // 2
     padded = np.pad(cube, ((half, half), (half, half), (0, 0)), mode=pad_mode)
-    scene = torch.from_numpy(padded).permute(2, 0, 1).contiguous()[None, None]
+    # A band-first view, not a copy: the twin's first step copies its input anyway.
+    scene = torch.from_numpy(padded).permute(2, 0, 1)[None, None]
     scene = scene.to(_dtype_of(model))  # type: ignore[arg-type]
     tile = tile_size or _probed_tile_size(
         model, twin, n_bands=cube.shape[2], max_memory=max_memory, device=device

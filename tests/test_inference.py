@@ -231,7 +231,18 @@ def test_patch_only_model_predicts_every_pixel() -> None:
 def test_training_mode_is_restored() -> None:
     model = create_model("resnet3d", n_bands=8, n_classes=3, patch_size=5).train()
     predict_scene(model, np.zeros((4, 4, 8), dtype=np.float32), patch_size=5)
-    assert model.training
+    assert all(module.training for module in model.modules())
+
+
+def test_mixed_training_modes_are_restored_module_by_module() -> None:
+    model = create_model("resnet3d", n_bands=8, n_classes=3, patch_size=5).eval()
+    model.head.train()  # e.g. a user fine-tuning only the head
+    before = {name: module.training for name, module in model.named_modules()}
+    cube = np.random.default_rng(0).normal(size=(4, 4, 8)).astype(np.float32)
+    first = predict_scene(model, cube, patch_size=5)
+    assert {name: module.training for name, module in model.named_modules()} == before
+    # and the prediction itself ran in eval mode: batch norm used running statistics
+    np.testing.assert_array_equal(predict_scene(model.eval(), cube, patch_size=5), first)
 
 
 @pytest.fixture()
