@@ -30,6 +30,7 @@ import torch
 from torch import Tensor, nn
 
 from hsi_attn.data.patches import PatchSampler, iter_scene_batches
+from hsi_attn.evaluation_mode import evaluation_mode
 from hsi_attn.models.dense import DenseCapable
 
 logger = logging.getLogger(__name__)
@@ -97,21 +98,12 @@ def predict_scene(
             "which picks the fastest exact method)."
         )
     chosen = "dense" if method == "dense" or (method == "auto" and dense_capable) else "patch"
-    # Only the modules that were training are switched, and exactly those are switched
-    # back (a model already in eval mode is not walked twice per call).
-    training = [module for module in model.modules() if module.training]
-    if training:
-        model.eval()
     start = time.perf_counter()
-    try:
-        with torch.inference_mode():
-            if chosen == "dense":
-                probs = _predict_dense(model, cube, device, max_memory, pad_mode, tile_size)  # type: ignore[arg-type]
-            else:
-                probs = _predict_patches(model, cube, patch_size, device, batch_size, pad_mode)
-    finally:
-        for module in training:
-            module.training = True
+    with evaluation_mode(model), torch.inference_mode():
+        if chosen == "dense":
+            probs = _predict_dense(model, cube, device, max_memory, pad_mode, tile_size)  # type: ignore[arg-type]
+        else:
+            probs = _predict_patches(model, cube, patch_size, device, batch_size, pad_mode)
     logger.info(
         "predicted %dx%d pixels with method=%s in %.2f s",
         cube.shape[0], cube.shape[1], chosen, time.perf_counter() - start,

@@ -56,6 +56,7 @@ from hsi_attn.data.splits import Split
 from hsi_attn.data.patches import PatchSampler
 from hsi_attn.data.preprocess import Preprocessor, fit_preprocessor
 from hsi_attn.engine.atomic import save_npy_atomic, write_json_atomic
+from hsi_attn.evaluation_mode import evaluation_mode
 from hsi_attn.inference import predict_scene
 from hsi_attn.layers import list_attention
 from hsi_attn.models import create_model, list_models, profile
@@ -331,10 +332,8 @@ def _check_forward(model: nn.Module, config: RunConfig, n_bands: int, n_classes:
     """Run one tiny forward so a misfit patch size fails now, with a readable message."""
     p = config.model.patch_size
     probe = torch.zeros(2, 1, n_bands, p, p)
-    was_training = model.training
-    model.eval()
     try:
-        with torch.no_grad():
+        with evaluation_mode(model), torch.no_grad():
             out = model(probe)
     except RuntimeError as exc:
         raise ValueError(
@@ -342,8 +341,6 @@ def _check_forward(model: nn.Module, config: RunConfig, n_bands: int, n_classes:
             f"({str(exc).splitlines()[0]}); try a larger --patch-size such as 9, or fewer "
             "PCA components"
         ) from None
-    finally:
-        model.train(was_training)
     if tuple(out.shape) != (2, n_classes):
         raise ValueError(
             f"model {config.model.name!r} returned shape {tuple(out.shape)} for 2 patches; "

@@ -18,6 +18,7 @@ import torch
 from torch import nn
 
 from hsi_attn.config import TrainConfig
+from hsi_attn.evaluation_mode import evaluation_mode
 from hsi_attn.engine.callbacks import Callback, CallbackList, Checkpoint
 from hsi_attn.engine.checkpoint import CheckpointError, load_checkpoint
 from hsi_attn.engine.device import resolve_device
@@ -245,25 +246,23 @@ def evaluate(
 ) -> tuple[float, float]:
     """Mean cross-entropy and overall accuracy of ``model`` on ``data``.
 
-    Restores the model's train/eval mode afterwards.
+    Restores each module's train/eval mode afterwards.
     """
-    was_training = model.training
-    model.eval()
     if device is None:
         device = next(iter(model.parameters()), torch.empty(0)).device
     loss_sum, correct, seen = 0.0, 0, 0
-    for x, y in data.batches(None):
-        x = x.to(device, non_blocking=True)
-        y = y.to(device, non_blocking=True)
-        if precision is None:
-            logits = model(x).float()
-        else:
-            with precision.autocast():
+    with evaluation_mode(model):
+        for x, y in data.batches(None):
+            x = x.to(device, non_blocking=True)
+            y = y.to(device, non_blocking=True)
+            if precision is None:
                 logits = model(x).float()
-        loss_sum += float(nn.functional.cross_entropy(logits, y, reduction="sum"))
-        correct += int((logits.argmax(dim=1) == y).sum())
-        seen += len(y)
-    model.train(was_training)
+            else:
+                with precision.autocast():
+                    logits = model(x).float()
+            loss_sum += float(nn.functional.cross_entropy(logits, y, reduction="sum"))
+            correct += int((logits.argmax(dim=1) == y).sum())
+            seen += len(y)
     return loss_sum / max(seen, 1), correct / max(seen, 1)
 
 

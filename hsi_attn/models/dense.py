@@ -261,6 +261,7 @@ class DenseTwin(nn.Module):
         self.n_bands = net.n_bands
         self.n_classes = net.n_classes
         self.family = net.family
+        self.training = net.training  # a new module starts training; mirror the net
 
     def forward(self, cube: Tensor) -> Tensor:
         check_padded_cube(cube, n_bands=self.n_bands, patch_size=self.patch_size, model=self.family)

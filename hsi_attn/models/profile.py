@@ -15,6 +15,7 @@ from torch import nn
 from torch.utils.flop_counter import FlopCounterMode
 
 from hsi_attn.models.dense import DenseCapable
+from hsi_attn.evaluation_mode import evaluation_mode
 from hsi_attn.models.reference_form import reference_form
 
 
@@ -31,13 +32,10 @@ def forward_flops(module: nn.Module, x: torch.Tensor) -> int:
     convolutions (the matrix form multiplies extra zeros, which are not the model's
     work) and the window average as a pooling (uncounted, like the patch model's mean).
     """
-    was_training = module.training
-    module.eval()
-    try:
-        with torch.no_grad(), reference_form(), FlopCounterMode(display=False) as counter:
-            module(x)
-    finally:
-        module.train(was_training)
+    with evaluation_mode(module), torch.no_grad(), reference_form(), FlopCounterMode(
+        display=False
+    ) as counter:
+        module(x)
     return int(counter.get_total_flops())
 
 
