@@ -15,6 +15,11 @@ Two exact methods, one answer:
 
 Both pad the cube the same way (``pad_mode``), so border pixels see the same mirrored
 windows as in training.
+
+On Ampere and later GPUs cuDNN runs float32 convolutions in TF32 by default, which moved
+probabilities by up to 1.4e-3 from the CPU's on an H200 (dense and patch still agree to
+1e-6 with each other); set ``torch.backends.cudnn.allow_tf32 = False`` for maps that
+match the CPU's to float32 rounding.
 """
 
 from __future__ import annotations
