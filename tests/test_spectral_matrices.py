@@ -11,6 +11,7 @@ from torch.utils.flop_counter import FlopCounterMode
 
 from hsi_attn.layers import BasicBlock3d
 from hsi_attn.models import ResNet3d
+from hsi_attn.models.band_padded_conv import BandPaddedConv3d
 from hsi_attn.models.profile import forward_flops
 from hsi_attn.models.reference_form import reference_form
 from hsi_attn.models.spectral_matrices import (
@@ -54,6 +55,17 @@ def test_band_matrix_equals_the_convolution(c_in: int, c_out: int, k: int, strid
     assert out_depth == expected.shape[2]
     assert matrix.shape == (c_in * depth, c_out * out_depth)
     torch.testing.assert_close(x.flatten(1) @ matrix + offset, expected.flatten(1), rtol=0, atol=1e-12)
+
+
+@pytest.mark.parametrize("bands", [5, 8, 30])
+def test_band_matrix_of_an_explicitly_padded_convolution(bands: int) -> None:
+    torch.manual_seed(3)
+    conv = BandPaddedConv3d(1, 3, (7, 1, 1), stride=(4, 1, 1), band_padding=3, bias=False).double()
+    x = torch.randn(4, 1, bands, 1, 1, dtype=torch.float64)
+    matrix, _, out_depth = conv_bn_rows(conv, None, bands)
+    expected = conv(x)
+    assert out_depth == expected.shape[2]
+    torch.testing.assert_close(x.flatten(1) @ matrix, expected.flatten(1), rtol=0, atol=1e-12)
 
 
 def test_batch_norm_folds_into_the_matrix_in_eval_mode() -> None:

@@ -17,8 +17,9 @@ The matrix multiplies the zeros of the band: it spends ``D_in / k`` times the FL
 the convolution (counting all k taps). It is used only where that ratio is at most
 :data:`MAX_WASTE` (the default flagship on 30 PCA components: D = 8, k = 7, ratio 1.14);
 on long band axes (all 200 of Indian Pines' bands: D = 50) the head keeps its
-convolutions. Benchmarks count the *model's* FLOPs (the convolution form), not the extra
-zeros, so this path cannot inflate an achieved-GFLOP/s figure.
+convolutions. Benchmarks count the *model's* FLOPs (the convolution form, see
+:mod:`hsi_attn.models.reference_form`), not the extra zeros, so this path cannot inflate
+an achieved-GFLOP/s figure.
 
 The results equal the convolution form up to floating-point rounding (sums in another
 order, batch norm folded).
@@ -33,6 +34,7 @@ import torch
 from torch import Tensor, nn
 
 from hsi_attn.layers import BasicBlock3d, ChannelGate
+from hsi_attn.models.band_padded_conv import BandPaddedConv3d
 from hsi_attn.models.batch_norm_folding import foldable, scale_and_shift
 from hsi_attn.models.dense import fold_positions
 from hsi_attn.models.reference_form import in_reference_form
@@ -60,9 +62,15 @@ def _is_spectral_conv(conv: nn.Module) -> bool:
     )
 
 
+def band_padding(conv: nn.Conv3d) -> int:
+    """Zeros ``conv`` adds before and after the band axis, its own padding or explicit."""
+    explicit = conv.band_padding if isinstance(conv, BandPaddedConv3d) else 0
+    return conv.padding[0] + explicit
+
+
 def conv_output_depth(conv: nn.Conv3d, depth: int) -> int:
     """Bands after ``conv`` for ``depth`` input bands."""
-    return (depth + 2 * conv.padding[0] - conv.kernel_size[0]) // conv.stride[0] + 1
+    return (depth + 2 * band_padding(conv) - conv.kernel_size[0]) // conv.stride[0] + 1
 
 
 def lowerable(conv: nn.Module, depth: int, *, max_waste: float = MAX_WASTE) -> bool:
@@ -103,7 +111,7 @@ def band_matrix(conv: nn.Conv3d, depth: int) -> Tensor:
             f"padding, no groups or dilation; got {conv}. Run it as a convolution instead."
         )
     k = conv.kernel_size[0]
-    stride, pad = conv.stride[0], conv.padding[0]
+    stride, pad = conv.stride[0], band_padding(conv)
     out_depth = conv_output_depth(conv, depth)
     weight = conv.weight.reshape(conv.out_channels, conv.in_channels, k)
     # shift[t, i, o] = 1 where input band i feeds output band o through tap t.
