@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import csv
 import json
+import os
 from pathlib import Path
 from types import SimpleNamespace
 
@@ -135,6 +136,10 @@ def test_plots_are_skipped_with_a_reason_when_there_is_too_little_to_show(tmp_pa
     assert best["plots"]["optimization_history.png"] == "written"
     assert best["test_oa"] is None and best["retrain"] is None
     assert not (tmp_path / "param_importances.png").exists()
+    # written atomically with the usual permissions, not a temporary file's private 0o600
+    umask = os.umask(0)
+    os.umask(umask)
+    assert (tmp_path / "optimization_history.png").stat().st_mode & 0o777 == 0o666 & ~umask
 
 
 def test_two_workers_share_one_journal_study(tmp_path: Path) -> None:

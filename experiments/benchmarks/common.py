@@ -9,7 +9,6 @@ from __future__ import annotations
 import json
 import os
 import sys
-import tempfile
 import time
 from collections.abc import Callable, Mapping
 from pathlib import Path
@@ -18,6 +17,7 @@ from typing import Any
 import torch
 
 import hsi_attn
+from hsi_attn.engine.atomic import write_text_atomic
 from hsi_attn.engine.device import describe_device
 
 RESULTS = Path(__file__).resolve().parent / "results"
@@ -95,15 +95,6 @@ def write_result(name: str, result: dict[str, Any], *, write: bool = True) -> No
     """Print ``result`` as one JSON line and write it atomically to ``results/<name>.json``."""
     line = json.dumps(result, sort_keys=True)
     print(line, flush=True)
-    if not write:
-        return
-    RESULTS.mkdir(parents=True, exist_ok=True)
-    path = RESULTS / f"{name}.json"
-    handle, temp = tempfile.mkstemp(dir=RESULTS, prefix=f".{name}.", suffix=".tmp")
-    try:
-        with os.fdopen(handle, "w", encoding="utf-8") as out:
-            out.write(line + "\n")
-        os.replace(temp, path)
-    except BaseException:
-        os.unlink(temp)
-        raise
+    if write:
+        RESULTS.mkdir(parents=True, exist_ok=True)
+        write_text_atomic(RESULTS / f"{name}.json", line + "\n")

@@ -14,11 +14,9 @@ from __future__ import annotations
 
 import argparse
 import json
-import os
 import platform
 import resource
 import sys
-import tempfile
 import time
 from pathlib import Path
 
@@ -27,6 +25,7 @@ import torch
 
 import hsi_attn
 from hsi_attn.data.patches import PatchSampler, iter_batches
+from hsi_attn.engine.atomic import write_text_atomic
 
 RESULT = Path(__file__).resolve().parent / "results" / "patch_memory.json"
 
@@ -35,19 +34,6 @@ def peak_rss_bytes() -> int:
     """Peak resident set size of this process so far (Linux reports KiB)."""
     peak = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss
     return int(peak) * (1 if sys.platform == "darwin" else 1024)
-
-
-def write_atomic(path: Path, text: str) -> None:
-    """Write ``text`` to ``path`` through a temporary file in the same folder."""
-    path.parent.mkdir(parents=True, exist_ok=True)
-    handle, temp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
-    try:
-        with os.fdopen(handle, "w", encoding="utf-8") as out:
-            out.write(text)
-        os.replace(temp, path)
-    except BaseException:
-        os.unlink(temp)
-        raise
 
 
 def main() -> None:
@@ -113,7 +99,8 @@ def main() -> None:
     line = json.dumps(record)
     print(line)
     if not args.no_write:
-        write_atomic(RESULT, line + "\n")
+        RESULT.parent.mkdir(parents=True, exist_ok=True)
+        write_text_atomic(RESULT, line + "\n")
 
 
 if __name__ == "__main__":

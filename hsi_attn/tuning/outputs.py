@@ -25,8 +25,6 @@ import csv
 import io
 import json
 import logging
-import os
-import tempfile
 import warnings
 from collections.abc import Callable
 from pathlib import Path
@@ -35,7 +33,7 @@ from typing import Any
 import optuna
 from optuna.trial import TrialState
 
-from hsi_attn.engine.atomic import write_text_atomic
+from hsi_attn.engine.atomic import atomic_write, write_text_atomic
 
 __all__ = ["PLOT_FILES", "write_plots", "write_trials_csv"]
 
@@ -85,15 +83,9 @@ def write_trials_csv(study: optuna.Study, path: Path, provenance: dict[str, Any]
 
 
 def _save_png(fig: Any, path: Path, description: str) -> None:
-    fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
-    try:
-        with os.fdopen(fd, "wb") as handle:
-            fig.savefig(handle, format="png", dpi=110, bbox_inches="tight",
-                        metadata={"Description": description, "Software": "hsi_attn"})
-        os.replace(tmp, path)
-    except BaseException:
-        Path(tmp).unlink(missing_ok=True)
-        raise
+    with atomic_write(path) as handle:
+        fig.savefig(handle, format="png", dpi=110, bbox_inches="tight",
+                    metadata={"Description": description, "Software": "hsi_attn"})
 
 
 def _present(study: optuna.Study, names: tuple[str, ...]) -> list[str]:
