@@ -370,9 +370,10 @@ def _add_tune(parser: argparse.ArgumentParser) -> None:
 
 
 def _run_tune(args: argparse.Namespace) -> int:
-    from hsi_attn.tuning.cli_entry import run_tune_command
+    from hsi_attn.tuning.cli_entry import run_tune_command, tune_summary
 
-    return run_tune_command(args)
+    print(tune_summary(run_tune_command(args)))
+    return 0
 
 
 def _add_experiment(parser: argparse.ArgumentParser) -> None:

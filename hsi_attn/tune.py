@@ -5,10 +5,13 @@ The public face of :mod:`hsi_attn.tuning`::
     from hsi_attn.tune import run_study
     result = run_study("indian_pines", study_dir="studies/ip", n_trials=20,
                        attentions=["eca_band", "se_band"], pruner="median", workers=2)
-    print(result.best_params, result.best_value, result.test_oa)
+    result.best_params   # the best trial's values
+    result.best_value    # its validation OA
+    result.test_oa       # the retrained best, scored once on the test pixels
 
 ``hsi-attn tune`` is the same function on the command line
-(:func:`add_tune_arguments` / :func:`run_tune_command`).
+(:func:`add_tune_arguments` / :func:`run_tune_command`, which the command line
+reports with :func:`tune_summary`).
 """
 
 from hsi_attn.tuning import (
@@ -25,7 +28,7 @@ from hsi_attn.tuning import (
     run_study,
     suggest_config,
 )
-from hsi_attn.tuning.cli_entry import add_tune_arguments, run_tune_command
+from hsi_attn.tuning.cli_entry import add_tune_arguments, run_tune_command, tune_summary
 
 __all__ = [
     "PRUNERS",
@@ -41,5 +44,6 @@ __all__ = [
     "mask_password",
     "run_study",
     "run_tune_command",
+    "tune_summary",
     "suggest_config",
 ]

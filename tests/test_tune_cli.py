@@ -9,22 +9,10 @@ import numpy as np
 import pytest
 
 from hsi_attn import cli
-from hsi_attn.tune import add_tune_arguments, run_tune_command
 
 from test_tune_fixtures import tiny_scene
 
-TUNE = cli.Subcommand("tune", "tune the attention with Optuna", add_tune_arguments,
-                      run_tune_command)
-
-
-@pytest.fixture
-def with_tune(monkeypatch: pytest.MonkeyPatch) -> None:
-    """The table as the lead wires it (a no-op once ``tune`` is in cli.SUBCOMMANDS)."""
-    if all(entry.name != "tune" for entry in cli.SUBCOMMANDS):
-        monkeypatch.setattr(cli, "SUBCOMMANDS", (*cli.SUBCOMMANDS, TUNE))
-        original = cli.build_parser
-        monkeypatch.setattr(cli, "build_parser", lambda subcommands=None: original(
-            cli.SUBCOMMANDS if subcommands is None else subcommands))
+TUNE = next(entry for entry in cli.SUBCOMMANDS if entry.name == "tune")
 
 
 def test_options_map_to_the_run_config(tmp_path: Path) -> None:
@@ -45,7 +33,6 @@ def test_options_map_to_the_run_config(tmp_path: Path) -> None:
                                                                        False)
 
 
-@pytest.mark.usefixtures("with_tune")
 def test_bad_input_is_one_line_on_stderr(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
     cases = [
         (["--pruner", "medain"], "unknown pruner 'medain'. Did you mean 'median'?"),
@@ -63,7 +50,6 @@ def test_bad_input_is_one_line_on_stderr(tmp_path: Path, capsys: pytest.CaptureF
         assert len(err.strip().splitlines()) == 1
 
 
-@pytest.mark.usefixtures("with_tune")
 def test_a_study_from_the_command_line_on_a_user_cube(tmp_path: Path,
                                                       capsys: pytest.CaptureFixture[str]) -> None:
     scene = tiny_scene()

@@ -33,7 +33,7 @@ from hsi_attn.models import create_model, forward_flops
 from hsi_attn.models.batch_norm_folding import foldable, run_folded
 from hsi_attn.models.dense import box_filter
 from hsi_attn.models.reference_form import reference_form
-from hsi_attn.models.spectral_matrices import in_chunks, lower_block
+from hsi_attn.models.spectral_matrices import LoweredBlock, in_chunks, lower_block
 
 
 def module_groups(spatial: nn.Sequential) -> list[tuple[str, nn.Sequential]]:
@@ -91,6 +91,15 @@ def main() -> None:
             times.setdefault(name, []).append(time.perf_counter() - start)
         return out
 
+    def products(columns: Tensor) -> Tensor:
+        """The head's matrix products alone, on one slice of columns."""
+        for block in lowered:
+            columns = torch.addmm(block.conv1[1], block.conv1[0], columns)
+            columns = torch.addmm(block.conv2[1], block.conv2[0], columns)
+        weight, bias = twin.head.classifier.weight, twin.head.classifier.bias
+        return torch.addmm(bias[:, None], weight, columns)
+
+    lowered: list[LoweredBlock] = []
     with torch.inference_mode():
         for step in range(args.warmup + args.repeats):
             record = step >= args.warmup
@@ -110,16 +119,7 @@ def main() -> None:
                 with reference_form(), FlopCounterMode(display=False) as counter:
                     twin.head.positionwise(boxed)
                 flops["head"] = counter.get_total_flops()
-            depth = boxed.shape[2]
-            lowered = [lower_block(block, depth) for block in twin.head.blocks]
-
-            def products(columns: Tensor) -> Tensor:
-                for block in lowered:
-                    columns = torch.addmm(block.conv1[1], block.conv1[0], columns)
-                    columns = torch.addmm(block.conv2[1], block.conv2[0], columns)
-                weight, bias = twin.head.classifier.weight, twin.head.classifier.bias
-                return torch.addmm(bias[:, None], weight, columns)
-
+                lowered = [lower_block(block, boxed.shape[2]) for block in twin.head.blocks]
             timed("head: matrix products alone", lambda: [
                 in_chunks(products, sample.reshape(-1, sample.shape[2] * sample.shape[3]))
                 for sample in boxed

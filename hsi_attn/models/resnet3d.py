@@ -52,7 +52,6 @@ from __future__ import annotations
 from typing import Any
 
 import torch
-import torch.nn.functional as F
 from torch import Tensor, nn
 
 from hsi_attn.layers import BasicBlock3d
@@ -101,10 +100,8 @@ class ValidSpatialBlock3d(nn.Module):
         shortcut = x[..., 2:-2, 2:-2]
         if foldable(self.bn1) and foldable(self.bn2):
             # Evaluation: batch norm folded into the convolutions, one pass fewer each.
-            weight, bias = fold_into_conv(self.conv1, self.bn1)
-            out = F.conv3d(x, weight, bias, padding=self.conv1.padding).relu_()
-            weight, bias = fold_into_conv(self.conv2, self.bn2)
-            out = F.conv3d(out, weight, bias, padding=self.conv2.padding)
+            out = self.conv1._conv_forward(x, *fold_into_conv(self.conv1, self.bn1)).relu_()
+            out = self.conv2._conv_forward(out, *fold_into_conv(self.conv2, self.bn2))
             return out.add_(shortcut).relu_()
         out = self.relu(self.bn1(self.conv1(x)))
         out = self.bn2(self.conv2(out))

@@ -13,12 +13,15 @@ import dataclasses
 import shlex
 import sys
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from hsi_attn.cli import fraction_or_count, int_or
 from hsi_attn.config import RunConfig
 
-__all__ = ["add_tune_arguments", "run_tune_command"]
+if TYPE_CHECKING:
+    from hsi_attn.tuning.study import StudyResult
+
+__all__ = ["add_tune_arguments", "run_tune_command", "tune_summary"]
 
 
 def _absolute_path(text: str) -> str:
@@ -125,11 +128,11 @@ def _base_config(args: argparse.Namespace) -> RunConfig:
     )
 
 
-def run_tune_command(args: argparse.Namespace) -> int:
-    """Run ``hsi-attn tune`` with parsed ``args``; print the best trial and the outputs.
+def run_tune_command(args: argparse.Namespace) -> StudyResult:
+    """Run ``hsi-attn tune`` with parsed ``args``; the command line prints :func:`tune_summary`.
 
     Returns:
-        0 on success (errors are raised for the CLI to report).
+        The study's result (errors are raised for the CLI to report).
     """
     from hsi_attn.tuning.search_space import SearchSpace, load_search_space
     from hsi_attn.tuning.study import default_study_name, run_study
@@ -151,11 +154,18 @@ def run_tune_command(args: argparse.Namespace) -> int:
         workers=args.workers, retrain=args.retrain, root=args.root, download=args.download,
         command=command,
     )
+    return result
+
+
+def tune_summary(result: StudyResult) -> str:
+    """What ``hsi-attn tune`` shows when a study ends: trial counts, the best trial, outputs."""
     counts = ", ".join(f"{n} {k.lower()}" for k, n in result.counts.items() if n)
-    print(f"study {result.study_name} ({result.storage}): {counts}")
-    print(f"best trial {result.best_trial}: validation OA {100 * result.best_value:.2f}%  "
-          f"params {result.best_params}")
+    lines = [
+        f"study {result.study_name} ({result.storage}): {counts}",
+        f"best trial {result.best_trial}: validation OA {100 * result.best_value:.2f}%  "
+        f"params {result.best_params}",
+    ]
     if result.test_oa is not None:
-        print(f"retrained best: test OA {100 * result.test_oa:.2f}%")
-    print(f"study directory: {result.study_dir}")
-    return 0
+        lines.append(f"retrained best: test OA {100 * result.test_oa:.2f}%")
+    lines.append(f"study directory: {result.study_dir}")
+    return "\n".join(lines)
