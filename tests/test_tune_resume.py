@@ -11,6 +11,7 @@ import time
 from pathlib import Path
 
 import optuna
+import sqlalchemy.exc
 import pytest
 from optuna.trial import TrialState
 
@@ -53,8 +54,10 @@ def test_sigkill_mid_trial_then_resume(tmp_path: Path) -> None:
             if (tmp_path / "study.db").exists():
                 try:
                     trials = optuna.load_study(study_name="killed", storage=storage).trials
-                except (KeyError, optuna.exceptions.OptunaError):
-                    trials = []  # the study row is not written yet
+                except (KeyError, optuna.exceptions.OptunaError, sqlalchemy.exc.OperationalError):
+                    # the study row is not written yet, or the child is still creating the
+                    # schema ("table trials already exists" when both try): poll again
+                    trials = []
                 done = [t for t in trials if t.state == TrialState.COMPLETE]
                 running = [t for t in trials if t.state == TrialState.RUNNING
                            and t.intermediate_values]
