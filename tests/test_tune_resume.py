@@ -11,8 +11,8 @@ import time
 from pathlib import Path
 
 import optuna
-import sqlalchemy.exc
 import pytest
+import sqlalchemy.exc
 from optuna.trial import TrialState
 
 from hsi_attn.tune import run_study
