@@ -18,8 +18,8 @@ __version__ = "0.1.0"
 logging.getLogger(__name__).addHandler(logging.NullHandler())
 
 _LAZY = {
-    "HSIClassifier": "hsi_attn.estimator",
-    "PatchExtractor": "hsi_attn.patch_extractor",
+    "HSIClassifier": "hsi_attn.sklearn.estimator",
+    "PatchExtractor": "hsi_attn.sklearn.patch_extractor",
     "create_attention": "hsi_attn.layers",
     "list_attention": "hsi_attn.layers",
     "create_model": "hsi_attn.models",
@@ -27,8 +27,8 @@ _LAZY = {
     "load_scene": "hsi_attn.data",
     "list_scenes": "hsi_attn.data",
     "predict_scene": "hsi_attn.inference",
-    "train_run": "hsi_attn.training_run",
-    "run_study": "hsi_attn.tune",
+    "train_run": "hsi_attn.run",
+    "run_study": "hsi_attn.tuning",
 }
 
 

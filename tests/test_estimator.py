@@ -21,8 +21,8 @@ from sklearn.model_selection import GridSearchCV, cross_val_score
 from sklearn.pipeline import make_pipeline
 
 from hsi_attn.data.splits import SpatialKFold
-from hsi_attn.estimator import HSIClassifier, holdout_split
-from hsi_attn.patch_extractor import PatchExtractor
+from hsi_attn.sklearn.estimator import HSIClassifier, holdout_split
+from hsi_attn.sklearn.patch_extractor import PatchExtractor
 
 
 N_BANDS, PATCH = 10, 3  # not 5-7: see the oneDNN note in test_estimator_checks.py

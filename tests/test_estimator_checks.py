@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from sklearn.utils.estimator_checks import parametrize_with_checks
 
-from hsi_attn.estimator import HSIClassifier
+from hsi_attn.sklearn.estimator import HSIClassifier
 
 # Checks whose premise cannot hold for this estimator, with the reason.
 EXPECTED_FAILED_CHECKS: dict[str, str] = {}

@@ -11,8 +11,8 @@ import pytest
 import hsi_attn
 import hsi_attn.data
 from hsi_attn.data import Scene
-from hsi_attn.estimator import HSIClassifier
-from hsi_attn.patch_extractor import PatchExtractor
+from hsi_attn.sklearn.estimator import HSIClassifier
+from hsi_attn.sklearn.patch_extractor import PatchExtractor
 
 EXAMPLE = Path(__file__).resolve().parents[1] / "experiments" / "examples" / "sklearn_example.py"
 

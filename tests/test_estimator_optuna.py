@@ -6,7 +6,7 @@ import numpy as np
 import optuna
 import pytest
 
-from hsi_attn.estimator import HSIClassifier
+from hsi_attn.sklearn.estimator import HSIClassifier
 
 NAMES = np.array(["corn", "grass", "woods"])
 

@@ -6,7 +6,7 @@ import pytest
 import torch
 from torch import nn
 
-from hsi_attn.evaluation_mode import evaluation_mode
+from hsi_attn.engine.evaluation_mode import evaluation_mode
 from hsi_attn.models import create_model, dense_profile, forward_flops
 
 

@@ -167,7 +167,7 @@ def test_tile_size_follows_the_memory_budget() -> None:
 
 
 def test_the_tile_probe_runs_once_per_model_and_budget(monkeypatch: pytest.MonkeyPatch) -> None:
-    import hsi_attn.inference as inference
+    import hsi_attn.inference.scene as inference
 
     calls: list[int] = []
     probe = inference.dense_tile_size

@@ -19,7 +19,7 @@ from sklearn.utils.estimator_checks import (
     check_set_params,
 )
 
-from hsi_attn.patch_extractor import PatchExtractor
+from hsi_attn.sklearn.patch_extractor import PatchExtractor
 
 H, W, B = 12, 10, 4
 

@@ -14,9 +14,9 @@ import torch
 from hsi_attn.config import DataConfig, ModelConfig, RunConfig, TrainConfig
 from hsi_attn.data import Scene
 from hsi_attn.engine import Callback, CheckpointError, History, load_checkpoint
-from hsi_attn.training_run import (
+from hsi_attn.data.batches import dihedral
+from hsi_attn.run import (
     RUN_FILES,
-    _dihedral,
     RunDirectoryError,
     evaluate_run,
     load_run_config,
@@ -194,7 +194,7 @@ def test_interrupted_run_resumes_to_the_uninterrupted_result(run_dir: Path, scen
 
 def test_dihedral_augmentation_gives_the_eight_symmetries() -> None:
     patch = torch.arange(2 * 9, dtype=torch.float32).reshape(1, 1, 2, 3, 3)
-    images = _dihedral(patch.expand(8, -1, -1, -1, -1), torch.arange(8))
+    images = dihedral(patch.expand(8, -1, -1, -1, -1), torch.arange(8))
     assert len({tuple(img.flatten().tolist()) for img in images}) == 8
     assert torch.equal(images[0], patch[0])
     # Spectra are moved, never mixed: every output holds the same multiset of spectra.

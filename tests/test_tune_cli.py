@@ -23,7 +23,7 @@ def test_options_map_to_the_run_config(tmp_path: Path) -> None:
         "--pruner", "hyperband", "--sampler", "random", "--workers", "2",
         "--storage", "journal:/x/j.log", "--no-retrain", "--out", str(tmp_path),
     ])
-    from hsi_attn.tuning.cli_entry import _base_config
+    from hsi_attn.cli.tune import _base_config
 
     base = _base_config(args)
     assert (base.data.scene, base.data.split, base.data.train_size) == ("tiny", "disjoint", 0.3)

@@ -7,7 +7,8 @@ from pathlib import Path
 
 import pytest
 
-from hsi_attn.tune import StorageError, add_tune_arguments, mask_password, run_study, run_tune_command
+from hsi_attn.cli.tune import add_tune_arguments, run_tune_command
+from hsi_attn.tuning import StorageError, mask_password, run_study
 from hsi_attn.tuning.storage import resolve_storage
 
 from test_tune_fixtures import tiny_base, tiny_scene

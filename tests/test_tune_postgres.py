@@ -20,7 +20,7 @@ import optuna
 import pytest
 from optuna.trial import TrialState
 
-from hsi_attn.tune import run_study
+from hsi_attn.tuning import run_study
 from hsi_attn.tuning.recovery import WorkerIdentity
 from hsi_attn.tuning.storage import StorageSpec
 

@@ -15,7 +15,7 @@ import pytest
 import sqlalchemy.exc
 from optuna.trial import TrialState
 
-from hsi_attn.tune import run_study
+from hsi_attn.tuning import run_study
 from hsi_attn.tuning.recovery import WorkerIdentity, recover_stale_trials
 
 from test_tune_fixtures import tiny_base, tiny_scene
@@ -28,7 +28,7 @@ _CHILD = """
 import sys
 sys.path.insert(0, {tests!r})
 from test_tune_fixtures import tiny_base, tiny_scene
-from hsi_attn.tune import run_study
+from hsi_attn.tuning import run_study
 run_study(tiny_scene(), study_dir={out!r}, base_config=tiny_base(epochs={epochs}),
           study_name="killed", n_trials={n}, pruner="none", retrain=False)
 """
@@ -138,7 +138,7 @@ def test_worker_identity_ignores_foreign_values(text: object) -> None:
 
 def test_ctrl_c_fails_the_trial_and_resuming_retries_it(tmp_path: Path) -> None:
     from hsi_attn.engine import Callback
-    from hsi_attn.tune import Objective, SearchSpace
+    from hsi_attn.tuning import Objective, SearchSpace
 
     class CtrlC(Callback):
         def on_epoch_end(self, state):  # type: ignore[no-untyped-def]

@@ -10,7 +10,7 @@ import pytest
 
 from hsi_attn.config import RunConfig
 from hsi_attn.layers import accepted_options, list_attention
-from hsi_attn.tune import SearchSpace, load_search_space, suggest_config
+from hsi_attn.tuning import SearchSpace, load_search_space, suggest_config
 
 REPO = Path(__file__).resolve().parents[1]
 TUNABLE = ("reduction", "kernel_size")

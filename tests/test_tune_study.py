@@ -13,7 +13,7 @@ import pytest
 from optuna.trial import TrialState
 
 from hsi_attn import __version__
-from hsi_attn.tune import PruningCallback, run_study
+from hsi_attn.tuning import PruningCallback, run_study
 from hsi_attn.tuning.recovery import WorkerIdentity
 
 from test_tune_fixtures import tiny_base, tiny_scene

@@ -34,7 +34,7 @@ from hsi_attn.data.preprocess import fit_preprocessor
 from hsi_attn.data.splits import split_random
 from hsi_attn.engine import fit
 from hsi_attn.models import create_model, profile
-from hsi_attn.training_run import PatchSource
+from hsi_attn.data.batches import PatchSource
 
 
 def training_flops_per_sample(model: torch.nn.Module, x: torch.Tensor, y: torch.Tensor) -> float:

@@ -50,7 +50,7 @@ def main() -> int:
     """Run (or resume) the study through the CLI handler and record the wall time."""
     import argparse
 
-    from hsi_attn.tune import add_tune_arguments, run_tune_command
+    from hsi_attn.cli.tune import add_tune_arguments, run_tune_command
 
     options = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     options.add_argument("--epochs", type=int, default=6, help="epochs per trial (default 6)")

@@ -18,7 +18,7 @@ import torch
 from torch import nn
 
 from hsi_attn.config import TrainConfig
-from hsi_attn.evaluation_mode import evaluation_mode
+from hsi_attn.engine.evaluation_mode import evaluation_mode
 from hsi_attn.engine.callbacks import Callback, CallbackList, Checkpoint
 from hsi_attn.engine.checkpoint import CheckpointError, load_checkpoint
 from hsi_attn.engine.device import resolve_device

@@ -1,7 +1,7 @@
 """Run every planned run of an experiment, skipping the ones already finished.
 
 A run is finished when its folder holds ``metrics.json`` (written last, atomically, by
-:func:`hsi_attn.training_run.train_run`). A folder with a checkpoint but no metrics is
+:func:`hsi_attn.run.train_run`). A folder with a checkpoint but no metrics is
 an interrupted run and is resumed; so re-running the same command continues where an
 interrupted experiment stopped.
 """
@@ -50,14 +50,14 @@ def run_experiment(
         out_dir: Results folder of the experiment.
         quick: Apply the spec's quick overrides and keep only the first seed.
         run_fn: The function training one run (default
-            :func:`hsi_attn.training_run.train_run`); tests pass a fake.
+            :func:`hsi_attn.run.train_run`); tests pass a fake.
         command: The command line, recorded in every run's config.json.
 
     Returns:
         One record per planned run, in plan order.
     """
     if run_fn is None:
-        from hsi_attn.training_run import train_run as run_fn
+        from hsi_attn.run import train_run as run_fn
     records = []
     planned = expand(spec, quick=quick)
     for index, run in enumerate(planned, start=1):

@@ -15,7 +15,7 @@ from torch import nn
 from torch.utils.flop_counter import FlopCounterMode
 
 from hsi_attn.models.dense import DenseCapable
-from hsi_attn.evaluation_mode import evaluation_mode
+from hsi_attn.engine.evaluation_mode import evaluation_mode
 from hsi_attn.models.reference_form import reference_form
 
 

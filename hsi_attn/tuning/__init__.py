@@ -10,12 +10,11 @@ One module per idea:
 * :mod:`~hsi_attn.tuning.recovery`: trials of killed workers are failed and retried;
 * :mod:`~hsi_attn.tuning.workers`: N processes on one study, with a shared trial budget;
 * :mod:`~hsi_attn.tuning.outputs`: trials.csv and plots;
-* :mod:`~hsi_attn.tuning.study`: :func:`run_study`, tying it together;
-* :mod:`~hsi_attn.tuning.cli_entry`: the ``hsi-attn tune`` arguments and handler.
+* :mod:`~hsi_attn.tuning.study`: :func:`run_study`, tying it together.
 
-:mod:`hsi_attn.tune` re-exports the public names. Importing this package is cheap (the
-names below load their module on first use), so ``hsi-attn --help`` does not pay for
-Optuna and torch through :mod:`~hsi_attn.tuning.cli_entry`.
+The command line (``hsi-attn tune``) lives in :mod:`hsi_attn.cli.tune`. Importing this
+package is cheap (the names below load their module on first use), so ``hsi-attn --help``
+does not pay for Optuna and torch.
 """
 
 from __future__ import annotations

@@ -28,7 +28,7 @@ from hsi_attn.tuning.recovery import (
     WorkerIdentity,
 )
 from hsi_attn.tuning.search_space import SearchSpace, suggest_config
-from hsi_attn.training_run import PreparedData, prepare_data
+from hsi_attn.run import PreparedData, prepare_data
 from hsi_attn.tuning.validation_training import data_key, train_and_validate
 
 __all__ = ["Objective", "PruningCallback", "TrialHeartbeat", "load_study_scene"]

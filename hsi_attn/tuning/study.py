@@ -8,7 +8,7 @@ The order is fixed:
 3. fail the trials a killed worker left RUNNING and re-queue their parameters;
 4. run the workers until ``n_trials`` trials are finished (complete or pruned);
 5. retrain the best configuration once on the training split and evaluate it once on
-   the test split (:func:`hsi_attn.training_run.train_run`; skipped when the retrain in
+   the test split (:func:`hsi_attn.run.train_run`; skipped when the retrain in
    ``best_run/`` already matches the best configuration);
 6. write ``best_params.json``, ``trials.csv`` and the plots.
 """
@@ -310,7 +310,7 @@ def _finish(study: optuna.Study, spec: WorkerSpec, out: Path, *, retrain: bool, 
 
 def _retrain(config: RunConfig, spec: WorkerSpec, run_dir: Path, command: str) -> dict[str, Any]:
     """Train the best configuration once and evaluate it once on the test split."""
-    from hsi_attn.training_run import load_run_config, train_run
+    from hsi_attn.run import load_run_config, train_run
 
     if spec.device is not None:
         config = dataclasses.replace(config, train=dataclasses.replace(config.train,

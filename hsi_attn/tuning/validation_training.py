@@ -1,13 +1,13 @@
 """Train one configuration on the training split and score it on the validation split.
 
 This is what a trial does. It goes through the same steps as a training run
-(:func:`hsi_attn.training_run.prepare_data`: the split and the preprocessing fitted on
-training pixels only; :func:`~hsi_attn.training_run.training_sources`;
-:func:`~hsi_attn.training_run.build_model`; :func:`hsi_attn.engine.fit`) and never
+(:func:`hsi_attn.run.prepare_data`: the split and the preprocessing fitted on
+training pixels only; :func:`~hsi_attn.run.training_sources`;
+:func:`~hsi_attn.run.build_model`; :func:`hsi_attn.engine.fit`) and never
 reads the test pixels: the test split exists in the prepared data only because the split
 functions produce all three sets at once, and nothing here gathers a patch from it. The
 final retrain of the best configuration, which is evaluated once on the test split, is
-a full :func:`hsi_attn.training_run.train_run`.
+a full :func:`hsi_attn.run.train_run`.
 """
 
 from __future__ import annotations
@@ -21,7 +21,7 @@ import torch
 
 from hsi_attn.config import RunConfig
 from hsi_attn.engine import BestModel, Callback, EarlyStopping, History, fit, seed_everything
-from hsi_attn.training_run import PreparedData, build_model, training_sources
+from hsi_attn.run import PreparedData, build_model, training_sources
 
 __all__ = ["data_key", "train_and_validate"]
 
@@ -45,7 +45,7 @@ def train_and_validate(
 
     Args:
         config: The trial's configuration.
-        data: From :func:`hsi_attn.training_run.prepare_data`.
+        data: From :func:`hsi_attn.run.prepare_data`.
         callbacks: Extra callbacks (the pruning callback, the heartbeat...).
         device: Overrides ``config.train.device``.
 

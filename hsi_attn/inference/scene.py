@@ -35,7 +35,7 @@ import torch
 from torch import Tensor, nn
 
 from hsi_attn.data.patches import PatchSampler, iter_scene_batches
-from hsi_attn.evaluation_mode import evaluation_mode
+from hsi_attn.engine.evaluation_mode import evaluation_mode
 from hsi_attn.models.dense import DenseCapable
 
 logger = logging.getLogger(__name__)

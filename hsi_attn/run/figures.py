@@ -11,16 +11,20 @@ from __future__ import annotations
 import os
 from collections.abc import Sequence
 from pathlib import Path
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
+from hsi_attn.config import RunConfig
 from hsi_attn.engine.atomic import atomic_write
 
 if TYPE_CHECKING:
     from matplotlib.figure import Figure
 
-__all__ = ["class_colors", "plot_classification_map", "plot_confusion", "save_figure"]
+    from hsi_attn.data import Scene
+
+__all__ = ["class_colors", "plot_classification_map", "plot_confusion", "save_figure",
+           "write_run_figures"]
 
 
 def class_colors(n_classes: int) -> np.ndarray:
@@ -132,3 +136,15 @@ def save_figure(fig: Figure, path: str | os.PathLike[str], *, dpi: int = 120) ->
     with atomic_write(path) as handle:
         fig.savefig(handle, format="png", dpi=dpi)
     return path
+
+
+def write_run_figures(out: Path, prediction: np.ndarray, scene: Scene, metrics: dict[str, Any],
+                      config: RunConfig) -> None:
+    """Write a run's ``map.png`` and ``confusion.png``, titled with its test metrics."""
+    title = (f"{scene.name} | {config.model.name} + {config.model.attention} | "
+             f"OA {100 * (metrics['oa'] or 0):.2f}%  AA {100 * (metrics['aa'] or 0):.2f}%  "
+             f"kappa {metrics['kappa'] or 0:.4f}")
+    save_figure(plot_classification_map(prediction, scene.class_names, gt=scene.gt, title=title),
+                out / "map.png")
+    save_figure(plot_confusion(metrics["confusion"], scene.class_names, title=title),
+                out / "confusion.png")

@@ -1,4 +1,4 @@
-"""The ``hsi-attn`` command line: a thin layer over :mod:`hsi_attn.training_run`.
+"""The ``hsi-attn`` command line: a thin layer over :mod:`hsi_attn.run`.
 
 Subcommands live in :data:`SUBCOMMANDS`, a table of ``(name, help, add_arguments,
 handler)`` entries; adding one is adding a row. This module is the only place that
@@ -23,6 +23,7 @@ from pathlib import Path
 from typing import Any, NamedTuple
 
 from hsi_attn import __version__
+from hsi_attn.cli.values import absolute_path, float_or_none, fraction_or_count, int_or
 from hsi_attn.config import RunConfig
 
 __all__ = ["SUBCOMMANDS", "Subcommand", "build_parser", "main"]
@@ -52,54 +53,13 @@ class Subcommand(NamedTuple):
     handler: Callable[[argparse.Namespace], int]
 
 
-# --------------------------------------------------------------------- value parsers
-
-
-def fraction_or_count(text: str) -> float | int:
-    try:
-        value = float(text)
-    except ValueError:
-        raise argparse.ArgumentTypeError(
-            f"{text!r} is neither a fraction in (0, 1) nor a per-class count"
-        ) from None
-    if value >= 1 and value.is_integer() and "." not in text:
-        return int(value)
-    return value
-
-
-def int_or(word: str) -> Callable[[str], int | str | None]:
-    def parse(text: str) -> int | str | None:
-        if text.lower() == word:
-            return None if word == "none" else word
-        try:
-            return int(text)
-        except ValueError:
-            raise argparse.ArgumentTypeError(f"{text!r} is not an integer or {word!r}") from None
-
-    return parse
-
-
-def _float_or_none(text: str) -> float | None:
-    if text.lower() == "none":
-        return None
-    try:
-        return float(text)
-    except ValueError:
-        raise argparse.ArgumentTypeError(f"{text!r} is not a number or 'none'") from None
-
-
-def _absolute_path(text: str) -> str:
-    # Saved absolute, so a run can be re-evaluated from any working directory.
-    return str(Path(text).expanduser().resolve())
-
-
 # (flags, config section, field, argparse keyword options)
 _TRAIN_OPTIONS: tuple[tuple[tuple[str, ...], str, str, dict[str, Any]], ...] = (
     (("--scene",), "data", "scene", {"help": "scene name (see hsi-attn scenes); with --cube, "
                                             "the name given to your cube"}),
-    (("--cube",), "data", "cube_path", {"type": _absolute_path,
+    (("--cube",), "data", "cube_path", {"type": absolute_path,
                                         "help": "train on your own cube file instead of a scene"}),
-    (("--gt",), "data", "gt_path", {"type": _absolute_path,
+    (("--gt",), "data", "gt_path", {"type": absolute_path,
                                     "help": "ground truth for --cube (0 = unlabelled)"}),
     (("--cube-variable",), "data", "cube_variable", {"help": "array name inside --cube"}),
     (("--gt-variable",), "data", "gt_variable", {"help": "array name inside --gt"}),
@@ -124,7 +84,7 @@ _TRAIN_OPTIONS: tuple[tuple[tuple[str, ...], str, str, dict[str, Any]], ...] = (
     (("--weight-decay",), "train", "weight_decay", {"type": float, "help": "weight decay"}),
     (("--optimizer",), "train", "optimizer", {"help": "adamw, adam or sgd"}),
     (("--scheduler",), "train", "scheduler", {"help": "cosine, onecycle, step or none"}),
-    (("--grad-clip",), "train", "grad_clip", {"type": _float_or_none,
+    (("--grad-clip",), "train", "grad_clip", {"type": float_or_none,
                                               "help": "max gradient norm or 'none'"}),
     (("--class-weights",), "train", "class_weights", {"action": argparse.BooleanOptionalAction,
                                                       "help": "inverse-frequency loss weights"}),
@@ -216,7 +176,7 @@ def _callbacks(args: argparse.Namespace) -> list[Any]:
 
 
 def _run_train(args: argparse.Namespace) -> int:
-    from hsi_attn.training_run import load_run_config, train_run, train_runs
+    from hsi_attn.run import load_run_config, train_run, train_runs
 
     base = RunConfig()
     if args.resume:
@@ -295,7 +255,7 @@ def _add_evaluate(parser: argparse.ArgumentParser) -> None:
 
 
 def _run_evaluate(args: argparse.Namespace) -> int:
-    from hsi_attn.training_run import evaluate_run
+    from hsi_attn.run import evaluate_run
 
     metrics = evaluate_run(args.run_dir, root=args.root, download=args.download,
                            device=args.device)
@@ -315,7 +275,7 @@ def _add_predict(parser: argparse.ArgumentParser) -> None:
 
 
 def _run_predict(args: argparse.Namespace) -> int:
-    from hsi_attn.training_run import predict_cube
+    from hsi_attn.run import predict_cube
 
     labels = predict_cube(args.run_dir, args.cube, args.out, variable=args.variable,
                           overwrite=args.overwrite, device=args.device)
@@ -364,13 +324,13 @@ def _run_attention(args: argparse.Namespace) -> int:
 
 
 def _add_tune(parser: argparse.ArgumentParser) -> None:
-    from hsi_attn.tuning.cli_entry import add_tune_arguments
+    from hsi_attn.cli.tune import add_tune_arguments
 
     add_tune_arguments(parser)
 
 
 def _run_tune(args: argparse.Namespace) -> int:
-    from hsi_attn.tuning.cli_entry import run_tune_command, tune_summary
+    from hsi_attn.cli.tune import run_tune_command, tune_summary
 
     print(tune_summary(run_tune_command(args)))
     return 0

@@ -15,7 +15,7 @@ import sys
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-from hsi_attn.cli import fraction_or_count, int_or
+from hsi_attn.cli.values import absolute_path, fraction_or_count, int_or
 from hsi_attn.config import RunConfig
 
 if TYPE_CHECKING:
@@ -24,18 +24,13 @@ if TYPE_CHECKING:
 __all__ = ["add_tune_arguments", "run_tune_command", "tune_summary"]
 
 
-def _absolute_path(text: str) -> str:
-    # Saved absolute, so the study can be resumed from any working directory.
-    return str(Path(text).expanduser().resolve())
-
-
 # (flag, config section, field, argparse options) for the settings that are not tuned.
 _BASE_OPTIONS: tuple[tuple[str, str, str, dict[str, Any]], ...] = (
     ("--scene", "data", "scene", {"help": "scene name (see hsi-attn scenes); with --cube, "
                                           "the name given to your cube"}),
-    ("--cube", "data", "cube_path", {"type": _absolute_path,
+    ("--cube", "data", "cube_path", {"type": absolute_path,
                                      "help": "tune on your own cube file instead of a scene"}),
-    ("--gt", "data", "gt_path", {"type": _absolute_path,
+    ("--gt", "data", "gt_path", {"type": absolute_path,
                                  "help": "ground truth for --cube (0 = unlabelled)"}),
     ("--cube-variable", "data", "cube_variable", {"help": "array name inside --cube"}),
     ("--gt-variable", "data", "gt_variable", {"help": "array name inside --gt"}),

@@ -1,0 +1,66 @@
+"""Recompute the test metrics of a trained run on its saved test pixels."""
+
+from __future__ import annotations
+
+import os
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import torch
+
+from hsi_attn.data import Scene
+from hsi_attn.data.batches import PatchSource
+from hsi_attn.data.patches import PatchSampler
+from hsi_attn.engine import classification_metrics, predict_logits, resolve_device
+from hsi_attn.run.directory import load_run_config
+from hsi_attn.run.prepare import labels_at, load_run_scene, patch_sampler
+from hsi_attn.run.trained import load_trained_run
+
+__all__ = ["evaluate_run"]
+
+
+def evaluate_run(
+    run_dir: str | os.PathLike[str],
+    *,
+    scene: Scene | None = None,
+    root: str | os.PathLike[str] | None = None,
+    download: bool = False,
+    device: str | None = None,
+) -> dict[str, Any]:
+    """Recompute the test metrics of a trained run on its saved test pixels.
+
+    Args:
+        run_dir: The run directory.
+        scene: The scene object, for runs trained on an in-memory scene.
+        root: Where to look for the scene.
+        download: Download the scene if missing.
+        device: Device override (default: the run's configured device).
+
+    Returns:
+        :func:`~hsi_attn.engine.classification_metrics` of the test pixels.
+    """
+    run_dir = Path(run_dir)
+    config, _ = load_run_config(run_dir)
+    target = resolve_device(device if device is not None else config.train.device)
+    loaded = load_trained_run(run_dir, target)
+    the_scene = load_run_scene(config, scene, root, download)
+    extra = loaded.extra
+    n_bands_in, n_classes = int(extra["n_bands_in"]), int(extra["n_classes"])
+    if the_scene.n_bands != n_bands_in or the_scene.n_classes != n_classes:
+        raise ValueError(
+            f"scene {the_scene.name!r} ({the_scene.n_bands} bands, {the_scene.n_classes} classes) "
+            f"is not the scene this run was trained on ({extra['n_bands_in']} bands, "
+            f"{extra['n_classes']} classes)"
+        )
+    cube = np.ascontiguousarray(loaded.preprocessor.transform(the_scene.cube), dtype=np.float32)
+    test = np.array(extra["split"]["test"], dtype=np.int64)  # writable copy
+    sampler = patch_sampler(config, cube, target)
+    source = PatchSource(sampler, test, labels_at(the_scene.gt, test),
+                         batch_size=config.train.eval_batch_size, shuffle=False)
+    predictions = [logits.argmax(dim=1).cpu() for logits in
+                   predict_logits(loaded.model, source.batches(None), device=target)]
+    return classification_metrics(
+        source.labels.numpy(), torch.cat(predictions).numpy(), int(extra["n_classes"]),
+        class_names=list(extra["class_names"]),
+    )

@@ -1,0 +1,154 @@
+"""Preparing data for a run: load the scene, split it, fit the preprocessing.
+
+What a training run and an Optuna trial share: :func:`prepare_data` splits the scene
+and fits the preprocessing (standardisation, PCA) on the training pixels only;
+:func:`training_sources` turns the result into training and validation batches.
+"""
+
+from __future__ import annotations
+
+import os
+from dataclasses import dataclass
+
+import numpy as np
+import torch
+
+from hsi_attn.config import RunConfig
+from hsi_attn.data import Scene, list_scenes, load_scene, load_user_scene, splits
+from hsi_attn.data.batches import PatchSource
+from hsi_attn.data.patches import PatchSampler
+from hsi_attn.data.preprocess import Preprocessor, fit_preprocessor
+from hsi_attn.data.splits import Split
+from hsi_attn.layers import list_attention
+from hsi_attn.models import list_models
+from hsi_attn.registry import lookup, make_registry
+
+__all__ = ["PreparedData", "check_names", "labels_at", "load_run_scene", "patch_sampler", "prepare_data", "split_scene", "training_sources"]
+
+
+@dataclass(frozen=True, eq=False)
+class PreparedData:
+    """A scene split and preprocessed for one run configuration.
+
+    What a training run and an Optuna trial share: the split, and a cube whose
+    preprocessing (standardisation, PCA) was fitted on the training pixels only.
+
+    Attributes:
+        scene: The scene as loaded.
+        split: Training, validation and test pixel coordinates.
+        preprocessor: The fitted preprocessing.
+        cube: ``(H, W, B')`` float32 preprocessed cube.
+    """
+
+    scene: Scene
+    split: Split
+    preprocessor: Preprocessor
+    cube: np.ndarray
+
+    @property
+    def n_bands(self) -> int:
+        """Bands after preprocessing."""
+        return int(self.cube.shape[2])
+
+    @property
+    def n_classes(self) -> int:
+        """Number of classes K of the scene."""
+        return int(self.scene.n_classes)
+
+    def labels(self, coords: np.ndarray) -> np.ndarray:
+        """Labels ``0..K-1`` of the pixels at ``coords`` ``(n, 2)``."""
+        return labels_at(self.scene.gt, coords)
+
+
+def load_run_scene(config: RunConfig, scene: Scene | None, root: str | os.PathLike[str] | None,
+                download: bool) -> Scene:
+    if scene is not None:
+        return scene
+    data = config.data
+    if data.cube_path is not None:
+        if data.gt_path is None:
+            raise ValueError(
+                f"training on your own cube {data.cube_path!r} needs its ground truth: "
+                "pass --gt FILE (0 = unlabelled, classes 1..K)"
+            )
+        return load_user_scene(data.cube_path, data.gt_path, cube_variable=data.cube_variable,
+                               gt_variable=data.gt_variable, name=data.scene)
+    return load_scene(data.scene, root=root, download=download)
+
+
+def check_names(config: RunConfig, *, registered_scene: bool) -> None:
+    """Fail fast, before any data is read, on unknown scene, model or attention names."""
+    if registered_scene:
+        lookup(make_registry([(n, n) for n in list_scenes()], kind="scene"),
+               config.data.scene, kind="scene")
+    lookup(make_registry([(n, n) for n in list_models()], kind="model"),
+           config.model.name, kind="model")
+    lookup(make_registry([(n, n) for n in list_attention()], kind="attention"),
+           config.model.attention, kind="attention")
+
+
+def split_scene(config: RunConfig, gt: np.ndarray) -> Split:
+    """The split ``config.data`` asks for, seeded with ``config.train.seed``.
+
+    Raises:
+        ValueError: On an unknown split name.
+    """
+    data = config.data
+    if data.split == "random":
+        return splits.split_random(gt, data.train_size, val_size=data.val_size,
+                                   seed=config.train.seed)
+    if data.split == "disjoint":
+        return splits.split_disjoint(gt, data.train_size, patch_size=config.model.patch_size,
+                                     seed=config.train.seed, val_size=data.val_size)
+    raise ValueError(f"unknown split {data.split!r}. Accepted: random, disjoint.")
+
+
+def prepare_data(config: RunConfig, scene: Scene) -> PreparedData:
+    """Split ``scene`` and fit the preprocessing on its training pixels only.
+
+    Args:
+        config: Uses ``config.data``, ``config.train.seed`` and, for the disjoint split
+            (whose guard band depends on it), ``config.model.patch_size``.
+        scene: The loaded scene.
+
+    Raises:
+        ValueError: On an unknown split, or an empty validation set (model selection,
+            early stopping and Optuna trials are all scored on validation pixels).
+    """
+    split = split_scene(config, scene.gt)
+    if len(split.val) == 0:
+        raise ValueError(
+            f"the validation set is empty (val_size={config.data.val_size!r}); model "
+            "selection, early stopping and tuning trials need validation pixels, so use a "
+            "positive --val-size"
+        )
+    preprocessor = fit_preprocessor(
+        scene.cube, split.train, normalization=config.data.normalization,
+        pca=config.data.pca, seed=config.train.seed,
+    )
+    cube = np.ascontiguousarray(preprocessor.transform(scene.cube), dtype=np.float32)
+    return PreparedData(scene=scene, split=split, preprocessor=preprocessor, cube=cube)
+
+
+def training_sources(
+    config: RunConfig, data: PreparedData, device: torch.device
+) -> tuple[PatchSource, PatchSource]:
+    """Shuffled (augmented, if configured) training batches and in-order validation batches."""
+    sampler = patch_sampler(config, data.cube, device)
+    train_cfg = config.train
+    split = data.split
+    train_source = PatchSource(sampler, split.train, data.labels(split.train),
+                               batch_size=train_cfg.batch_size, shuffle=True, drop_last=True,
+                               augment=train_cfg.augment)
+    val_source = PatchSource(sampler, split.val, data.labels(split.val),
+                             batch_size=train_cfg.eval_batch_size, shuffle=False)
+    return train_source, val_source
+
+
+def patch_sampler(config: RunConfig, cube: np.ndarray, device: torch.device) -> PatchSampler:
+    return PatchSampler(cube, config.model.patch_size, pad_mode=config.data.pad_mode,
+                        device=device)
+
+
+def labels_at(gt: np.ndarray, coords: np.ndarray) -> np.ndarray:
+    return gt[coords[:, 0], coords[:, 1]].astype(np.int64) - 1

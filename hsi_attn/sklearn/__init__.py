@@ -1,0 +1,6 @@
+"""The scikit-learn face of hsi_attn: :class:`HSIClassifier` and :class:`PatchExtractor`."""
+
+from hsi_attn.sklearn.estimator import EARLY_STOPPING_PATIENCE, HSIClassifier, holdout_split
+from hsi_attn.sklearn.patch_extractor import PatchExtractor
+
+__all__ = ["EARLY_STOPPING_PATIENCE", "HSIClassifier", "PatchExtractor", "holdout_split"]
