@@ -16,6 +16,42 @@ from typing import Any, TypeVar
 C = TypeVar("C")
 
 
+VALUE_KINDS = ("str", "int", "float", "bool", "path", "fraction_or_count", "int_or_none",
+               "int_or_adaptive", "float_or_none")
+"""How a setting's value is written as text (the command line parses each kind its own way)."""
+
+
+def setting(
+    default: Any,
+    *,
+    help: str,
+    kind: str,
+    flag: str | None = None,
+    choices: tuple[str, ...] | None = None,
+    searched: bool = False,
+    may_change_on_resume: bool = False,
+) -> Any:
+    """A configuration field with the metadata every face of the package reads.
+
+    Args:
+        default: The one default of the setting.
+        help: One line for ``--help`` and the docs (the default is appended by the CLI).
+        kind: How the value is written as text, one of :data:`VALUE_KINDS`.
+        flag: The command-line flag (default ``--`` + the field name with dashes).
+        choices: The accepted words, for settings that take one of a few.
+        searched: The Optuna tuner searches this setting (``hsi-attn tune`` takes it as a
+            search-space option, not a fixed setting).
+        may_change_on_resume: Where and how fast a run computes, not what it computes:
+            may differ between a run and its resumption, and between the workers of
+            one study.
+    """
+    if kind not in VALUE_KINDS:
+        raise ValueError(f"unknown setting kind {kind!r}; accepted: {', '.join(VALUE_KINDS)}")
+    metadata = {"help": help, "kind": kind, "flag": flag, "choices": choices,
+                "searched": searched, "may_change_on_resume": may_change_on_resume}
+    return field(default=default, metadata=metadata)
+
+
 @dataclass(frozen=True)
 class DataConfig:
     """Which scene, how it is split and how it is preprocessed.
@@ -41,17 +77,26 @@ class DataConfig:
         gt_variable: Array name inside ``gt_path`` when it holds several.
     """
 
-    scene: str = "indian_pines"
-    split: str = "random"
-    train_size: float | int = 0.1
-    val_size: float | int = 0.05
-    normalization: str = "standard"
-    pca: int | None = 30
-    pad_mode: str = "reflect"
-    cube_path: str | None = None
-    gt_path: str | None = None
-    cube_variable: str | None = None
-    gt_variable: str | None = None
+    scene: str = setting("indian_pines", kind="str", help="scene name (see hsi-attn scenes); "
+                         "with --cube, the name given to your cube")
+    split: str = setting("random", kind="str", choices=("random", "disjoint"),
+                         help="random per class, or spatially disjoint blocks")
+    train_size: float | int = setting(0.1, kind="fraction_or_count",
+                                      help="training fraction (0.1) or count (20) per class")
+    val_size: float | int = setting(0.05, kind="fraction_or_count",
+                                    help="validation fraction or count per class (early "
+                                         "stopping and tuning trials are scored on it)")
+    normalization: str = setting("standard", kind="str", choices=("standard", "minmax", "none"),
+                                 help="per-band scaling, fitted on training pixels")
+    pca: int | None = setting(30, kind="int_or_none", help="PCA components or 'none'")
+    pad_mode: str = setting("reflect", kind="str", choices=("reflect", "symmetric"),
+                            help="how the cube's borders are padded for full patches")
+    cube_path: str | None = setting(None, kind="path", flag="--cube",
+                                    help="your own cube file instead of a registered scene")
+    gt_path: str | None = setting(None, kind="path", flag="--gt",
+                                  help="ground truth for --cube (0 = unlabelled)")
+    cube_variable: str | None = setting(None, kind="str", help="array name inside --cube")
+    gt_variable: str | None = setting(None, kind="str", help="array name inside --gt")
 
 
 @dataclass(frozen=True)
@@ -66,11 +111,14 @@ class ModelConfig:
         patch_size: Odd spatial window side p; inputs are ``(N, 1, B, p, p)``.
     """
 
-    name: str = "resnet3d"
-    attention: str = "eca_band"
-    reduction: int = 4
-    kernel_size: int | str = "adaptive"
-    patch_size: int = 11
+    name: str = setting("resnet3d", kind="str", flag="--model",
+                        help="model family (see hsi-attn models)")
+    attention: str = setting("eca_band", kind="str", searched=True,
+                             help="attention (see hsi-attn attention)")
+    reduction: int = setting(4, kind="int", searched=True, help="SE-family reduction ratio")
+    kernel_size: int | str = setting("adaptive", kind="int_or_adaptive", searched=True,
+                                     help="ECA-family kernel size or 'adaptive'")
+    patch_size: int = setting(11, kind="int", searched=True, help="odd spatial window side")
 
     def attention_kwargs(self) -> dict[str, Any]:
         """Keyword options for :func:`hsi_attn.layers.create_attention`."""
@@ -101,22 +149,31 @@ class TrainConfig:
             from the seeded data-order generator.
     """
 
-    epochs: int = 100
-    batch_size: int = 64
-    lr: float = 3e-3
-    weight_decay: float = 1e-4
-    optimizer: str = "adamw"
-    scheduler: str = "cosine"
-    grad_clip: float | None = 5.0
-    class_weights: bool = False
-    label_smoothing: float = 0.0
-    patience: int | None = None
-    precision: str = "auto"
-    compile: bool = False
-    device: str = "auto"
-    seed: int = 0
-    eval_batch_size: int = 512
-    augment: bool = True
+    epochs: int = setting(100, kind="int", help="maximum epochs")
+    batch_size: int = setting(64, kind="int", help="training batch size")
+    lr: float = setting(3e-3, kind="float", searched=True, help="peak learning rate")
+    weight_decay: float = setting(1e-4, kind="float", searched=True, help="weight decay")
+    optimizer: str = setting("adamw", kind="str", choices=("adamw", "adam", "sgd"),
+                             help="optimiser")
+    scheduler: str = setting("cosine", kind="str", choices=("cosine", "onecycle", "step", "none"),
+                             help="learning-rate schedule")
+    grad_clip: float | None = setting(5.0, kind="float_or_none",
+                                      help="max gradient norm or 'none'")
+    class_weights: bool = setting(False, kind="bool", help="inverse-frequency loss weights")
+    label_smoothing: float = setting(0.0, kind="float", help="label smoothing in [0, 1)")
+    patience: int | None = setting(None, kind="int_or_none",
+                                   help="early-stopping patience or 'none'")
+    precision: str = setting("auto", kind="str", choices=("auto", "fp32", "bf16", "fp16"),
+                             may_change_on_resume=True, help="autocast precision")
+    compile: bool = setting(False, kind="bool", may_change_on_resume=True,
+                            help="wrap the model in torch.compile")
+    device: str = setting("auto", kind="str", may_change_on_resume=True,
+                          help="auto, cpu, cuda, cuda:N or mps")
+    seed: int = setting(0, kind="int", help="random seed (split, weights, data order)")
+    eval_batch_size: int = setting(512, kind="int", may_change_on_resume=True,
+                                   help="batch size for validation and prediction")
+    augment: bool = setting(True, kind="bool",
+                            help="random flips/rotations of training patches")
 
 
 @dataclass(frozen=True)
@@ -130,6 +187,19 @@ class RunConfig:
     def to_dict(self) -> dict[str, Any]:
         """Plain nested dict, JSON-serialisable."""
         return dataclasses.asdict(self)
+
+    def without_resumable(self) -> dict[str, Any]:
+        """:meth:`to_dict` without the settings that may change on resume.
+
+        What a run (or a study) computes: two configurations with equal results here
+        compute the same thing, wherever and however fast they run.
+        """
+        out = self.to_dict()
+        for section in ("data", "model", "train"):
+            for item in dataclasses.fields(getattr(self, section)):
+                if item.metadata.get("may_change_on_resume"):
+                    del out[section][item.name]
+        return out
 
     @classmethod
     def from_dict(cls, data: dict[str, Any]) -> RunConfig:
