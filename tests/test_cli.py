@@ -64,8 +64,9 @@ def run_dir(files: tuple[Path, Path], tmp_path_factory: pytest.TempPathFactory) 
 
 
 def test_subcommand_table_names() -> None:
-    assert [s.name for s in SUBCOMMANDS][:6] == [
-        "train", "evaluate", "predict", "scenes", "models", "attention"]
+    assert [s.name for s in SUBCOMMANDS] == [
+        "train", "evaluate", "predict", "scenes", "models", "attention", "download", "tune",
+        "experiment"]
 
 
 def test_listings(capsys: pytest.CaptureFixture[str]) -> None:
@@ -163,6 +164,16 @@ def test_several_seeds_print_mean_and_std(files: tuple[Path, Path], tmp_path: Pa
     summary = json.loads((tmp_path / "many" / "summary.json").read_text())
     assert summary["seeds"] == [0, 1]
     assert (tmp_path / "many" / "seed1" / "metrics.json").is_file()
+
+
+def test_one_seed_summary_shows_no_spread(files: tuple[Path, Path], tmp_path: Path,
+                                          capsys: pytest.CaptureFixture[str]) -> None:
+    code, out, err = _run(_train_args(files, tmp_path / "one", "--runs", "1", "--seed", "4"),
+                          capsys)
+    assert code == 0, err
+    metrics = json.loads((tmp_path / "one" / "seed4" / "metrics.json").read_text())["test"]
+    assert f"1 run (seed 4): OA {100 * metrics['oa']:.2f}%  AA" in out
+    assert "±" not in out
 
 
 def test_predict_reads_an_envi_cube(run_dir: Path, files: tuple[Path, Path], tmp_path: Path,

@@ -22,12 +22,15 @@ def test_options_map_to_the_run_config(tmp_path: Path) -> None:
         "--attention", "eca_band", "se_band", "--patch-size", "5", "--n-trials", "3",
         "--pruner", "hyperband", "--sampler", "random", "--workers", "2",
         "--storage", "journal:/x/j.log", "--no-retrain", "--out", str(tmp_path),
+        "--no-augment", "--grad-clip", "none", "--pad-mode", "symmetric",
     ])
-    from hsi_attn.cli.tune import _base_config
+    from hsi_attn.cli.tune import base_config
 
-    base = _base_config(args)
+    base = base_config(args)
     assert (base.data.scene, base.data.split, base.data.train_size) == ("tiny", "disjoint", 0.3)
     assert base.train.epochs == 2 and base.model.patch_size == 5
+    assert (base.train.augment, base.train.grad_clip, base.data.pad_mode) == (False, None,
+                                                                             "symmetric")
     assert args.attention == ["eca_band", "se_band"] and args.n_trials == 3
     assert (args.pruner, args.sampler, args.workers, args.retrain) == ("hyperband", "random", 2,
                                                                        False)
@@ -63,11 +66,13 @@ def test_a_study_from_the_command_line_on_a_user_cube(tmp_path: Path,
         "--scene", "tiny", "--model", "resnet3d", "--attention", "eca_band", "--patch-size",
         "5", "--epochs", "1", "--batch-size", "16", "--train-size", "0.3", "--val-size",
         "0.2", "--pca", "none", "--device", "cpu", "--search-space", str(space), "--n-trials", "2",
-        "--pruner", "none", "--no-retrain", "--out", str(out), "-q",
+        "--pruner", "none", "--no-retrain", "--out", str(out),
     ])
     captured = capsys.readouterr()
     assert status == 0, captured.err
-    assert "best trial" in captured.out and str(out) in captured.out
+    # the summary is printed once, on stdout, even at the default (INFO) log level
+    assert captured.out.count("best trial") == 1 and "best trial" not in captured.err
+    assert captured.out.count(f"study directory: {out}") == 1
     best = json.loads((out / "best_params.json").read_text())
     assert best["best_params"]["kernel_size"] in (3, 5)
     assert best["command"].startswith("hsi-attn tune --cube")

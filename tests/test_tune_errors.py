@@ -7,7 +7,8 @@ from pathlib import Path
 
 import pytest
 
-from hsi_attn.cli.tune import add_tune_arguments, run_tune_command
+from hsi_attn.cli.tune import add_arguments as add_tune_arguments
+from hsi_attn.cli.tune import run_tune_command
 from hsi_attn.tuning import StorageError, mask_password, run_study
 from hsi_attn.tuning.storage import resolve_storage
 

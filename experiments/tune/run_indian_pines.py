@@ -47,10 +47,10 @@ def study_argv(out: Path, *, epochs: int, pruner: str) -> list[str]:
 
 
 def main() -> int:
-    """Run (or resume) the study through the CLI handler and record the wall time."""
+    """Run (or resume) the study through the command line and record the wall time."""
     import argparse
 
-    from hsi_attn.cli.tune import add_tune_arguments, run_tune_command
+    from hsi_attn.cli import main as hsi_attn_main
 
     options = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     options.add_argument("--epochs", type=int, default=6, help="epochs per trial (default 6)")
@@ -61,14 +61,11 @@ def main() -> int:
     argv = study_argv(out, epochs=chosen.epochs, pruner=chosen.pruner)
 
     os.environ.setdefault("OMP_NUM_THREADS", "1")  # one thread per worker, 2 workers
-    parser = argparse.ArgumentParser(prog="hsi-attn")
-    sub = parser.add_subparsers(dest="command")
-    add_tune_arguments(sub.add_parser("tune"))
-    args = parser.parse_args(argv)
-    args.argv = argv
     started = time.perf_counter()
-    status = run_tune_command(args)
+    status = hsi_attn_main(argv)
     wall = time.perf_counter() - started
+    if status != 0:
+        return status
     best = json.loads((out / "best_params.json").read_text())
     summary = {
         "benchmark": "tune_indian_pines",
@@ -85,7 +82,7 @@ def main() -> int:
     }
     write_json_atomic(out / "run_summary.json", summary)
     print(json.dumps(summary))
-    return status
+    return 0
 
 
 if __name__ == "__main__":

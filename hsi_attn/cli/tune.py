@@ -1,9 +1,10 @@
-"""``hsi-attn tune``: the arguments and the handler, wired into :mod:`hsi_attn.cli`.
+"""``hsi-attn tune``: an Optuna search over attention, its options and the learning rate.
 
+Settings the tuner does not search are fixed for every trial and taken from the one
+options table (:func:`hsi_attn.cli.options.fixed_options`); the search space has its
+own options (``--attention NAME...``, ``--patch-size P...``, ``--search-space FILE``).
 The handler builds the same :class:`~hsi_attn.config.RunConfig` the other commands do
-(options left out keep the dataclass defaults) and calls
-:func:`hsi_attn.tuning.study.run_study`. Like every handler it prints its result to
-stdout and leaves bad input to the CLI's one-line error reporting (ValueError, OSError).
+and calls :func:`hsi_attn.tuning.study.run_study`; the summary is printed once, here.
 """
 
 from __future__ import annotations
@@ -13,65 +14,30 @@ import dataclasses
 import shlex
 import sys
 from pathlib import Path
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING
 
-from hsi_attn.cli.values import absolute_path, fraction_or_count, int_or
+from hsi_attn.cli import report
+from hsi_attn.cli.options import (
+    add_config_options,
+    add_scene_location,
+    config_from_args,
+    fixed_options,
+)
 from hsi_attn.config import RunConfig
 
 if TYPE_CHECKING:
     from hsi_attn.tuning.study import StudyResult
 
-__all__ = ["add_tune_arguments", "run_tune_command", "tune_summary"]
+__all__ = ["add_arguments", "base_config", "run", "run_tune_command"]
 
 
-# (flag, config section, field, argparse options) for the settings that are not tuned.
-_BASE_OPTIONS: tuple[tuple[str, str, str, dict[str, Any]], ...] = (
-    ("--scene", "data", "scene", {"help": "scene name (see hsi-attn scenes); with --cube, "
-                                          "the name given to your cube"}),
-    ("--cube", "data", "cube_path", {"type": absolute_path,
-                                     "help": "tune on your own cube file instead of a scene"}),
-    ("--gt", "data", "gt_path", {"type": absolute_path,
-                                 "help": "ground truth for --cube (0 = unlabelled)"}),
-    ("--cube-variable", "data", "cube_variable", {"help": "array name inside --cube"}),
-    ("--gt-variable", "data", "gt_variable", {"help": "array name inside --gt"}),
-    ("--split", "data", "split", {"choices": ["random", "disjoint"],
-                                  "help": "random per class, or spatially disjoint blocks"}),
-    ("--train-size", "data", "train_size", {"type": fraction_or_count,
-                                            "help": "training fraction or count per class"}),
-    ("--val-size", "data", "val_size", {"type": fraction_or_count,
-                                        "help": "validation fraction or count per class "
-                                                "(trials are scored on it)"}),
-    ("--normalization", "data", "normalization", {"choices": ["standard", "minmax", "none"],
-                                                  "help": "per-band scaling"}),
-    ("--pca", "data", "pca", {"type": int_or("none"), "help": "PCA components or 'none'"}),
-    ("--model", "model", "name", {"help": "model family (see hsi-attn models)"}),
-    ("--epochs", "train", "epochs", {"type": int, "help": "maximum epochs per trial"}),
-    ("--batch-size", "train", "batch_size", {"type": int, "help": "training batch size"}),
-    ("--optimizer", "train", "optimizer", {"help": "adamw, adam or sgd"}),
-    ("--scheduler", "train", "scheduler", {"help": "cosine, onecycle, step or none"}),
-    ("--patience", "train", "patience", {"type": int_or("none"),
-                                         "help": "early-stopping patience or 'none'"}),
-    ("--precision", "train", "precision", {"choices": ["auto", "fp32", "bf16", "fp16"],
-                                           "help": "autocast precision"}),
-    ("--device", "train", "device", {"help": "auto, cpu, cuda, cuda:N or mps"}),
-    ("--seed", "train", "seed", {"type": int, "help": "split and training seed (the same "
-                                                     "for every trial)"}),
-)
-
-
-def add_tune_arguments(parser: argparse.ArgumentParser) -> None:
+def add_arguments(parser: argparse.ArgumentParser) -> None:
     """Add the ``hsi-attn tune`` options to ``parser``."""
     defaults = RunConfig()
-    base = parser.add_argument_group("what is not tuned (defaults from hsi_attn.config)")
-    for flag, section, name, options in _BASE_OPTIONS:
-        default = getattr(getattr(defaults, section), name)
-        # SUPPRESS: an option left out is absent, so an explicit "none" (None) still overrides.
-        base.add_argument(flag, dest=f"{section}__{name}", default=argparse.SUPPRESS,
-                          metavar=flag[2:].upper().replace("-", "_"),
-                          **{**options, "help": f"{options['help']} (default: {default})"})
-    base.add_argument("--root", type=Path, default=None, help="folder searched first for scenes")
-    base.add_argument("--download", action="store_true",
-                      help="download the scene (checksummed) if it is not found")
+    fixed = parser.add_argument_group("fixed settings, the same for every trial (defaults from "
+                                      "hsi_attn.config)")
+    add_config_options(fixed, fixed_options())
+    add_scene_location(fixed)
     space = parser.add_argument_group("search space")
     space.add_argument("--attention", nargs="+", default=None, metavar="NAME",
                        help="attention(s) to tune; several are searched as a categorical "
@@ -83,7 +49,7 @@ def add_tune_arguments(parser: argparse.ArgumentParser) -> None:
                        help="TOML or JSON file overriding the default ranges (keys: attention, "
                             "reduction, kernel_size, lr, weight_decay, patch_size)")
     study = parser.add_argument_group("study")
-    study.add_argument("--n-trials", type=int, default=20,
+    study.add_argument("--n-trials", type=int, default=20, metavar="N",
                        help="finished (complete or pruned) trials wanted in the study "
                             "(default: 20)")
     study.add_argument("--timeout", type=float, default=None, metavar="SECONDS",
@@ -91,48 +57,41 @@ def add_tune_arguments(parser: argparse.ArgumentParser) -> None:
     study.add_argument("--pruner", default="median", help="median, hyperband or none "
                                                           "(default: median)")
     study.add_argument("--sampler", default="tpe", help="tpe or random (default: tpe)")
-    study.add_argument("--sampler-seed", type=int, default=None,
+    study.add_argument("--sampler-seed", type=int, default=None, metavar="SEED",
                        help="sampler seed (default: --seed); use a different one per machine")
     study.add_argument("--storage", default=None, metavar="URL",
                        help="Optuna storage: postgresql://user:password@host:5432/db, "
                             "sqlite:///file.db or journal:PATH (default: OUT/study.db, "
                             "OUT/journal.log with several workers)")
-    study.add_argument("--study-name", default=None,
+    study.add_argument("--study-name", default=None, metavar="NAME",
                        help="study name (default: <scene>-<model>-<attentions>)")
-    study.add_argument("--workers", type=int, default=1,
+    study.add_argument("--workers", type=int, default=1, metavar="N",
                        help="worker processes on this machine (default: 1)")
     study.add_argument("--no-retrain", dest="retrain", action="store_false",
                        help="skip retraining the best configuration on the test split")
-    study.add_argument("--out", type=Path, default=None,
+    study.add_argument("--out", type=Path, default=None, metavar="DIR",
                        help="study directory (default: studies/<study-name>)")
 
 
-def _base_config(args: argparse.Namespace) -> RunConfig:
-    sections: dict[str, dict[str, Any]] = {"data": {}, "model": {}, "train": {}}
-    for _, section, name, _ in _BASE_OPTIONS:
-        key = f"{section}__{name}"
-        if hasattr(args, key):
-            sections[section][name] = getattr(args, key)
-    base = RunConfig()
+def base_config(args: argparse.Namespace) -> RunConfig:
+    """The configuration every trial starts from: the defaults with the fixed settings given."""
+    config = config_from_args(args)
     if args.patch_size and len(args.patch_size) == 1:
-        sections["model"]["patch_size"] = args.patch_size[0]
-    return RunConfig(
-        data=dataclasses.replace(base.data, **sections["data"]),
-        model=dataclasses.replace(base.model, **sections["model"]),
-        train=dataclasses.replace(base.train, **sections["train"]),
-    )
+        config = dataclasses.replace(
+            config, model=dataclasses.replace(config.model, patch_size=args.patch_size[0]))
+    return config
 
 
 def run_tune_command(args: argparse.Namespace) -> StudyResult:
-    """Run ``hsi-attn tune`` with parsed ``args``; the command line prints :func:`tune_summary`.
+    """Run (or resume) the study ``args`` describe.
 
     Returns:
-        The study's result (errors are raised for the CLI to report).
+        The study's result (errors are raised for the command line to report).
     """
     from hsi_attn.tuning.search_space import SearchSpace, load_search_space
     from hsi_attn.tuning.study import default_study_name, run_study
 
-    base = _base_config(args)
+    base = base_config(args)
     space = load_search_space(args.search_space) if args.search_space else SearchSpace()
     if args.patch_size and len(args.patch_size) > 1:
         space = dataclasses.replace(space, patch_sizes=tuple(args.patch_size))
@@ -142,25 +101,16 @@ def run_tune_command(args: argparse.Namespace) -> StudyResult:
     out = args.out or Path("studies") / name
     argv = getattr(args, "argv", None) or sys.argv[1:]
     command = shlex.join(["hsi-attn", *argv])
-    result = run_study(
+    return run_study(
         base.data.scene, study_dir=out, base_config=base, search_space=space,
         n_trials=args.n_trials, timeout=args.timeout, sampler_seed=args.sampler_seed,
         storage=args.storage, study_name=name, pruner=args.pruner, sampler=args.sampler,
         workers=args.workers, retrain=args.retrain, root=args.root, download=args.download,
         command=command,
     )
-    return result
 
 
-def tune_summary(result: StudyResult) -> str:
-    """What ``hsi-attn tune`` shows when a study ends: trial counts, the best trial, outputs."""
-    counts = ", ".join(f"{n} {k.lower()}" for k, n in result.counts.items() if n)
-    lines = [
-        f"study {result.study_name} ({result.storage}): {counts}",
-        f"best trial {result.best_trial}: validation OA {100 * result.best_value:.2f}%  "
-        f"params {result.best_params}",
-    ]
-    if result.test_oa is not None:
-        lines.append(f"retrained best: test OA {100 * result.test_oa:.2f}%")
-    lines.append(f"study directory: {result.study_dir}")
-    return "\n".join(lines)
+def run(args: argparse.Namespace) -> int:
+    """Run the study and print its summary (once, on stdout)."""
+    print(report.tune_summary(run_tune_command(args)))
+    return 0

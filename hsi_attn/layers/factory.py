@@ -3,14 +3,16 @@
 Every entry follows one constructor contract: ``channels`` first and positional, then
 keyword-only options (``reduction``, ``kernel_size``, ``gate``). ``none`` maps to
 ``nn.Identity``, so a block asks the factory for its attention and never branches on
-names.
+names. Each row of the table also says, as data, what input the layer takes and what it
+computes (:func:`describe_attention`, ``hsi-attn attention``).
 """
 
 from __future__ import annotations
 
 import inspect
 import logging
-from typing import Any
+from collections.abc import Mapping
+from typing import Any, NamedTuple
 
 from torch import nn
 
@@ -25,21 +27,47 @@ from hsi_attn.registry import lookup, make_registry
 
 logger = logging.getLogger(__name__)
 
+
+class AttentionInfo(NamedTuple):
+    """What an attention layer takes and computes, in one line each (``hsi-attn attention``)."""
+
+    input_shape: str
+    summary: str
+
+
+_MAPS_2D, _MAPS_3D = "(N,C,H,W)", "(N,C,D,H,W)"
+
+# name, class, input shape, one-line summary (D is the band axis).
+_LAYERS: tuple[tuple[str, type[nn.Module], str, str], ...] = (
+    ("none", nn.Identity, "any", "no attention: the input unchanged"),
+    ("se", SqueezeExcite2d, _MAPS_2D,
+     "Squeeze-and-Excitation: bottleneck MLP on the pooled channels, gate (N,C,1,1)"),
+    ("eca", EfficientChannelAttention2d, _MAPS_2D,
+     "ECA: size-k 1-D convolution across the pooled channels, gate (N,C,1,1)"),
+    ("cbam", CBAMChannel2d, _MAPS_2D,
+     "CBAM channel attention: shared MLP on average and max pools, gate (N,C,1,1)"),
+    ("danet", DANetChannel2d, _MAPS_2D,
+     "DANet channel attention: (N,C,C) channel affinity over the H*W positions"),
+    ("se3d", SqueezeExcite3d, _MAPS_3D,
+     "SE pooled over D, H, W together: one gate per channel (N,C,1,1,1)"),
+    ("se_band", BandSE3d, _MAPS_3D, "SE per band: gate (N,C,D,1,1)"),
+    ("eca_band", BandECA3d, _MAPS_3D, "ECA per band: gate (N,C,D,1,1)"),
+    ("eca_band_conv", BandConvECA3d, _MAPS_3D,
+     "cross-band: Conv1d(C, C, k) along the bands, gate (N,C,D,1,1)"),
+    ("eca_dual", DualECA3d, _MAPS_3D,
+     "product of a cross-band gate and a global ECA channel gate, (N,C,D,1,1)"),
+    ("cbam_band", BandCBAM3d, _MAPS_3D,
+     "CBAM channel attention per band: gate (N,C,D,1,1)"),
+    ("danet3d", DANetChannel3d, _MAPS_3D,
+     "DANet channel attention: (N,C,C) channel affinity over the D*H*W positions"),
+)
+
 ATTENTION: dict[str, type[nn.Module]] = make_registry(  # type: ignore[assignment]
-    [
-        ("none", nn.Identity),
-        ("se", SqueezeExcite2d),
-        ("eca", EfficientChannelAttention2d),
-        ("cbam", CBAMChannel2d),
-        ("danet", DANetChannel2d),
-        ("se3d", SqueezeExcite3d),
-        ("se_band", BandSE3d),
-        ("eca_band", BandECA3d),
-        ("eca_band_conv", BandConvECA3d),
-        ("eca_dual", DualECA3d),
-        ("cbam_band", BandCBAM3d),
-        ("danet3d", DANetChannel3d),
-    ],
+    [(name, cls) for name, cls, _, _ in _LAYERS], kind="attention"
+)
+
+ATTENTION_INFO: Mapping[str, AttentionInfo] = make_registry(
+    [(name, AttentionInfo(shape, summary)) for name, _, shape, summary in _LAYERS],
     kind="attention",
 )
 
@@ -60,6 +88,11 @@ def list_attention() -> list[str]:
 def attention_class(name: str) -> type[nn.Module]:
     """The class registered as ``name``; ValueError with close matches if unknown."""
     return lookup(ATTENTION, name, kind="attention")
+
+
+def describe_attention(name: str) -> AttentionInfo:
+    """The input shape and one-line summary of the attention ``name``; ValueError if unknown."""
+    return lookup(ATTENTION_INFO, name, kind="attention")
 
 
 def accepted_options(name: str) -> frozenset[str]:

@@ -2,13 +2,14 @@
 
 Every family takes the same constructor contract, ``(n_bands, n_classes, *,
 patch_size, attention, attention_kwargs)``, so :func:`create_model` builds any of them
-by name; family-specific knobs keep their defaults.
+by name; family-specific knobs keep their defaults. Each row of the table also says, as
+data, what the family takes and what it is (:func:`describe_model`, ``hsi-attn models``).
 """
 
 from __future__ import annotations
 
 from collections.abc import Mapping
-from typing import Any
+from typing import Any, NamedTuple
 
 from torch import nn
 
@@ -17,13 +18,35 @@ from hsi_attn.models.hybridsn import HybridSN
 from hsi_attn.models.resnet3d import ResNet3d
 from hsi_attn.registry import lookup, make_registry
 
+
+class ModelInfo(NamedTuple):
+    """What a model family takes and what it is, in one line each (``hsi-attn models``)."""
+
+    input_shape: str
+    summary: str
+
+
+_PATCHES = "(N,1,B,p,p)"
+
+# name, class, input shape, one-line summary; the flagship first.
+_FAMILIES: tuple[tuple[str, type[nn.Module], str, str], ...] = (
+    ("resnet3d", ResNet3d, _PATCHES,
+     "spectral-spatial residual 3-D CNN (SSRN-like), attention in every spectral block; "
+     "exact dense twin"),
+    ("hamida3d", Hamida3d, _PATCHES,
+     "Ben Hamida et al.'s 3-D CNN, attention after its last spectral convolution; "
+     "exact dense twin"),
+    ("hybridsn", HybridSN, _PATCHES,
+     "HybridSN: 3-D then 2-D convolutions, attention after the 3-D stage; patch-only "
+     "(B >= 16, p >= 9)"),
+)
+
 MODELS: Mapping[str, type[nn.Module]] = make_registry(
-    [
-        ("resnet3d", ResNet3d),
-        ("hamida3d", Hamida3d),
-        ("hybridsn", HybridSN),
-    ],
-    kind="model",
+    [(name, cls) for name, cls, _, _ in _FAMILIES], kind="model"
+)
+
+MODEL_INFO: Mapping[str, ModelInfo] = make_registry(
+    [(name, ModelInfo(shape, summary)) for name, _, shape, summary in _FAMILIES], kind="model"
 )
 
 
@@ -35,6 +58,11 @@ def list_models() -> list[str]:
 def model_class(name: str) -> type[nn.Module]:
     """The class registered as ``name``; ValueError with close matches if unknown."""
     return lookup(MODELS, name, kind="model")
+
+
+def describe_model(name: str) -> ModelInfo:
+    """The input shape and one-line summary of the family ``name``; ValueError if unknown."""
+    return lookup(MODEL_INFO, name, kind="model")
 
 
 def create_model(

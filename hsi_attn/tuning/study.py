@@ -298,8 +298,8 @@ def _finish(study: optuna.Study, spec: WorkerSpec, out: Path, *, retrain: bool, 
         "written": datetime.datetime.now(datetime.timezone.utc).isoformat(timespec="seconds"),
     }
     files["best_params.json"] = write_json_atomic(out / "best_params.json", summary)
-    logger.info("best trial %d: validation OA %.4f, test OA of the retrained best %s",
-                best.number, best.value, "n/a" if test_oa is None else f"{test_oa:.4f}")
+    logger.debug("best trial %d: validation OA %.4f, test OA of the retrained best %s",
+                 best.number, best.value, "n/a" if test_oa is None else f"{test_oa:.4f}")
     return StudyResult(
         study_name=study.study_name, storage=spec.storage.display, study_dir=out,
         best_trial=best.number, best_params=dict(best.params), best_value=float(best.value),
