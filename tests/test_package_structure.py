@@ -69,10 +69,13 @@ def imported_modules(name: str) -> set[str]:
             anchor = package.split(".")
             anchor = anchor[: len(anchor) - (node.level - 1)]
             base = ".".join([*anchor, *([base] if base else [])])
-        found.add(base)
-        # "from hsi_attn.run import train" imports the submodule hsi_attn.run.train.
-        found.update(f"{base}.{alias.name}" for alias in node.names
-                     if f"{base}.{alias.name}" in MODULES)
+        # "from hsi_attn.run import train" imports the submodule hsi_attn.run.train (its
+        # package is initialised first whatever the syntax, as for any submodule); a name
+        # that is no submodule is read from the package itself.
+        submodules = {f"{base}.{alias.name}" for alias in node.names} & set(MODULES)
+        found.update(submodules)
+        if len(submodules) < len(node.names):
+            found.add(base)
     return found
 
 
