@@ -27,7 +27,7 @@ import pathlib, sys, time
 sys.path.insert(0, {tests!r})
 {imports}
 pathlib.Path({ready!r}).touch()
-deadline = time.monotonic() + 120
+deadline = time.monotonic() + 600
 while not pathlib.Path({go!r}).exists() and time.monotonic() < deadline:
     time.sleep(0.001)
 """
@@ -60,13 +60,13 @@ def _start_together(tmp_path: Path, imports: str, body: str, processes: int) -> 
             tests=str(TESTS), imports=imports, ready=str(ready), go=str(go))
         children.append(subprocess.Popen([sys.executable, "-c", script + textwrap.dedent(body)],
                                          stdout=subprocess.DEVNULL, stderr=subprocess.PIPE))
-    deadline = time.monotonic() + 120
+    deadline = time.monotonic() + 600
     while not all((tmp_path / f"ready-{i}").exists() for i in range(processes)):
-        assert time.monotonic() < deadline, "the child processes did not start within 120 s"
+        assert time.monotonic() < deadline, "the child processes did not start within 600 s"
         assert all(child.poll() is None for child in children), "a child process failed to start"
         time.sleep(0.01)
     go.touch()
-    errors = [child.communicate(timeout=300)[1].decode() for child in children]
+    errors = [child.communicate(timeout=900)[1].decode() for child in children]
     for child, error in zip(children, errors):
         assert child.returncode == 0, error[-2000:]
     return errors

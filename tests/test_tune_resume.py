@@ -45,7 +45,7 @@ def test_sigkill_mid_trial_then_resume(tmp_path: Path) -> None:
     env = {**os.environ, "OMP_NUM_THREADS": "1"}
     child = subprocess.Popen([sys.executable, "-c", textwrap.dedent(script)], env=env,
                              stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
-    deadline = time.monotonic() + 90
+    deadline = time.monotonic() + 600  # a guard against a hang, not a timing (loaded CI)
     done: list[optuna.trial.FrozenTrial] = []
     try:
         # Opened while the child opens it too: whichever comes first creates the tables,
@@ -53,7 +53,7 @@ def test_sigkill_mid_trial_then_resume(tmp_path: Path) -> None:
         watched = StorageSpec("rdb", storage).open()
         while True:
             assert child.poll() is None, f"the study ended before it could be killed: {child.stderr.read().decode()[-2000:]}"  # type: ignore[union-attr]
-            assert time.monotonic() < deadline, "no trial completed within 90 s"
+            assert time.monotonic() < deadline, "no trial completed within 600 s"
             try:
                 trials = optuna.load_study(study_name="killed", storage=watched).trials
             except KeyError:  # the child has not created the study yet

@@ -14,6 +14,7 @@ import re
 from collections.abc import Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
+from typing import Literal
 
 __all__ = ["CAUSES", "StorageCause", "StorageError", "describe_storage_failure",
            "mask_password", "storage_errors"]
@@ -40,7 +41,7 @@ class StorageCause:
     """
 
     pattern: str
-    backend: str
+    backend: Literal["sqlite", "server", "any"]
     cause: str
     advice: str
 
@@ -156,7 +157,7 @@ def describe_storage_failure(exc: BaseException, url: str, *, doing: str = "open
         reason = reason.replace(password, "***")
     detail = f"{type(shown).__name__}: {reason}"
     sqlite = url.startswith("sqlite")
-    text = "\n".join(str(e) for e in chain)
+    text = "\n".join(_first_line(e) for e in chain)  # not the SQL and its parameters
     for row in CAUSES:
         if row.matches(text, sqlite=sqlite):
             return (f"cannot {doing} the Optuna storage {where}: {row.cause} ({detail}); "
