@@ -12,11 +12,11 @@ from pathlib import Path
 
 import optuna
 import pytest
-import sqlalchemy.exc
 from optuna.trial import TrialState
 
 from hsi_attn.tuning import run_study
 from hsi_attn.tuning.recovery import WorkerIdentity, recover_stale_trials
+from hsi_attn.tuning.storage import StorageSpec
 
 from test_tune_fixtures import tiny_base, tiny_scene
 
@@ -45,24 +45,24 @@ def test_sigkill_mid_trial_then_resume(tmp_path: Path) -> None:
     env = {**os.environ, "OMP_NUM_THREADS": "1"}
     child = subprocess.Popen([sys.executable, "-c", textwrap.dedent(script)], env=env,
                              stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
-    deadline = time.monotonic() + 90
+    deadline = time.monotonic() + 600  # a guard against a hang, not a timing (loaded CI)
     done: list[optuna.trial.FrozenTrial] = []
     try:
+        # Opened while the child opens it too: whichever comes first creates the tables,
+        # the other waits for it (the lock file beside the SQLite file).
+        watched = StorageSpec("rdb", storage).open()
         while True:
             assert child.poll() is None, f"the study ended before it could be killed: {child.stderr.read().decode()[-2000:]}"  # type: ignore[union-attr]
-            assert time.monotonic() < deadline, "no trial completed within 90 s"
-            if (tmp_path / "study.db").exists():
-                try:
-                    trials = optuna.load_study(study_name="killed", storage=storage).trials
-                except (KeyError, optuna.exceptions.OptunaError, sqlalchemy.exc.OperationalError):
-                    # the study row is not written yet, or the child is still creating the
-                    # schema ("table trials already exists" when both try): poll again
-                    trials = []
-                done = [t for t in trials if t.state == TrialState.COMPLETE]
-                running = [t for t in trials if t.state == TrialState.RUNNING
-                           and t.intermediate_values]
-                if done and running:
-                    break
+            assert time.monotonic() < deadline, "no trial completed within 600 s"
+            try:
+                trials = optuna.load_study(study_name="killed", storage=watched).trials
+            except KeyError:  # the child has not created the study yet
+                trials = []
+            done = [t for t in trials if t.state == TrialState.COMPLETE]
+            running = [t for t in trials if t.state == TrialState.RUNNING
+                       and t.intermediate_values]
+            if done and running:
+                break
             time.sleep(0.05)
         os.kill(child.pid, signal.SIGKILL)
     finally:

@@ -14,13 +14,22 @@ processes).
 
 Database storages get Optuna's heartbeat: a killed worker's trial is failed after the
 grace period by any live worker and re-queued (see :mod:`hsi_attn.tuning.recovery`).
+
+Optuna creates its tables the first time a process opens a database, by checking for
+each table and then creating it; two processes doing that at once on a new SQLite file
+fail (``table ... already exists``, ``UNIQUE constraint failed: alembic_version``). So
+the process that creates them holds an exclusive lock on ``<file>.lock`` beside the
+SQLite file (two ``hsi-attn tune`` commands take turns), and worker processes, started
+after their parent made the tables, open the storage without creating any. Errors name
+their cause (:mod:`hsi_attn.tuning.storage_errors`).
 """
 
 from __future__ import annotations
 
 import importlib.util
-import re
 import warnings
+from collections.abc import Iterator
+from contextlib import AbstractContextManager, contextmanager
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -28,19 +37,22 @@ from typing import Any
 import optuna
 
 from hsi_attn.tuning.recovery import HEARTBEAT_INTERVAL_S, STALE_AFTER_S, requeue_trial
+from hsi_attn.tuning.storage_errors import (StorageError, describe_storage_failure,
+                                            mask_password, storage_errors)
 
-__all__ = ["StorageError", "StorageSpec", "mask_password", "resolve_storage"]
+try:
+    import fcntl
+except ImportError:  # Windows: no lock; a race there gets storage_errors' message
+    fcntl = None  # type: ignore[assignment]
+
+__all__ = ["SQLITE_BUSY_TIMEOUT_S", "StorageError", "StorageSpec", "mask_password",
+           "resolve_storage", "sqlite_file"]
 
 _JOURNAL_SUFFIXES = (".log", ".journal", ".jsonl")
 
-
-class StorageError(ValueError):
-    """An Optuna storage cannot be opened; the message hides any password."""
-
-
-def mask_password(url: str) -> str:
-    """``url`` with its password replaced by ``***`` (``postgresql://user:***@host/db``)."""
-    return re.sub(r"(//[^/@:]*:)[^@/]*@", r"\1***@", url)
+SQLITE_BUSY_TIMEOUT_S = 60.0
+"""Seconds an SQLite connection waits for another process's write lock (``?timeout=``
+on the URL overrides it)."""
 
 
 @dataclass(frozen=True)
@@ -60,16 +72,30 @@ class StorageSpec:
         """The location with any password hidden, for messages and result files."""
         return mask_password(self.location) if self.kind == "rdb" else f"journal:{self.location}"
 
-    def open(self) -> optuna.storages.BaseStorage:
+    def open(self, *, create_tables: bool = True) -> optuna.storages.BaseStorage:
         """Open the storage (each process calls this itself).
+
+        Args:
+            create_tables: Create Optuna's tables if the database has none (the first
+                process of a study does; on SQLite it holds the lock file while it
+                does). False for workers whose parent has created them: they open
+                without taking the lock and without any schema write.
 
         Raises:
             StorageError: If it cannot be opened or reached; the message names the
-                location (password hidden) and what to check.
+                location (password hidden), the cause and what to do.
         """
         if self.kind == "journal":
             return _open_journal(Path(self.location))
-        return _open_rdb(self.location)
+        return _open_rdb(self.location, create_tables=create_tables)
+
+    def errors(self) -> AbstractContextManager[None]:
+        """A context manager turning database errors inside it into a :class:`StorageError`.
+
+        The message names the cause: a locked SQLite file, tables being created by
+        another process, a server that cannot be reached...
+        """
+        return storage_errors(self.location if self.kind == "rdb" else self.display)
 
 
 def resolve_storage(storage: str | None, study_dir: Path, *, workers: int) -> StorageSpec:
@@ -134,9 +160,51 @@ def _open_journal(path: Path) -> optuna.storages.BaseStorage:
         ) from None
 
 
+def sqlite_file(url: str) -> Path | None:
+    """The file of an ``sqlite:///`` URL; None for other databases and in-memory SQLite."""
+    if not url.startswith("sqlite"):
+        return None
+    from sqlalchemy.engine import make_url
+
+    database = make_url(url).database
+    if not database or database == ":memory:" or database.startswith("file:"):
+        return None
+    return Path(database)
+
+
+@contextmanager
+def _schema_lock(database: Path | None) -> Iterator[None]:
+    """Hold an exclusive lock on ``<database>.lock`` while Optuna creates its tables.
+
+    ``flock`` is released by the kernel when the process ends, so a killed process
+    never leaves the lock taken. Without a file (another database), without ``fcntl``
+    or in a folder that cannot be written (then SQLite fails with its own message),
+    nothing is locked.
+    """
+    if database is None or fcntl is None:
+        yield
+        return
+    try:
+        handle = open(database.with_name(database.name + ".lock"), "ab")  # noqa: SIM115
+    except OSError:
+        yield
+        return
+    with handle:
+        fcntl.flock(handle.fileno(), fcntl.LOCK_EX)
+        try:
+            yield
+        finally:
+            fcntl.flock(handle.fileno(), fcntl.LOCK_UN)
+
+
 def _engine_kwargs(url: str) -> dict[str, Any]:
     if url.startswith("sqlite"):
-        return {"connect_args": {"timeout": 60}}
+        from sqlalchemy.engine import make_url
+
+        # connect_args would override the URL's own ?timeout=, so set it only without one.
+        if "timeout" in make_url(url).query:
+            return {}
+        return {"connect_args": {"timeout": SQLITE_BUSY_TIMEOUT_S}}
     if url.startswith("postgresql"):
         return {"connect_args": {"connect_timeout": 10}, "pool_pre_ping": True}
     if url.startswith("mysql"):
@@ -153,11 +221,12 @@ def _with_installed_driver(url: str) -> str:
     return url
 
 
-def _open_rdb(url: str) -> optuna.storages.BaseStorage:
-    shown = mask_password(url)
+def _open_rdb(url: str, *, create_tables: bool) -> optuna.storages.BaseStorage:
+    given = url
     url = _with_installed_driver(url)
     try:
-        with warnings.catch_warnings():
+        with _schema_lock(sqlite_file(url) if create_tables else None), \
+                warnings.catch_warnings():
             warnings.simplefilter("ignore", optuna.exceptions.ExperimentalWarning)
             return optuna.storages.RDBStorage(
                 url,
@@ -165,31 +234,13 @@ def _open_rdb(url: str) -> optuna.storages.BaseStorage:
                 heartbeat_interval=HEARTBEAT_INTERVAL_S,
                 grace_period=STALE_AFTER_S,
                 heartbeat_stale_trial_callback=requeue_trial,
+                skip_table_creation=not create_tables,
             )
     except ImportError as exc:
         raise StorageError(
-            f"cannot open the storage {shown}: its database driver is not installed "
-            f"({exc.__cause__ or exc}); for postgresql:// install psycopg2-binary or psycopg, for mysql:// PyMySQL"
+            f"cannot open the storage {mask_password(given)}: its database driver is not "
+            f"installed ({exc.__cause__ or exc}); for postgresql:// install psycopg2-binary "
+            "or psycopg, for mysql:// PyMySQL"
         ) from None
-    except Exception as exc:  # SQLAlchemy raises many types; all mean "cannot open"
-        reason = _first_line(exc).replace(url, shown)
-        password = _password(url)
-        if password:
-            reason = reason.replace(password, "***")
-        raise StorageError(
-            f"cannot open the Optuna storage {shown} ({type(exc).__name__}: {reason}). "
-            "Check that the server is running and reachable from this machine (host, port, "
-            "firewall), that the user and password are right, and that the database exists "
-            "(createdb); for sqlite:/// check that the folder exists and is writable"
-        ) from None
-
-
-def _password(url: str) -> str | None:
-    match = re.search(r"//[^/@:]*:([^@/]*)@", url)
-    return match.group(1) if match and match.group(1) else None
-
-
-def _first_line(exc: BaseException) -> str:
-    lines = [line.strip() for line in str(exc).splitlines() if line.strip()]
-    return lines[0] if lines else type(exc).__name__
-
+    except Exception as exc:  # SQLAlchemy, alembic and Optuna raise many types here
+        raise StorageError(describe_storage_failure(exc, given, doing="open")) from None

@@ -228,11 +228,12 @@ def run_study(
     out = Path(study_dir)
     out.mkdir(parents=True, exist_ok=True)
     spec_storage = resolve_storage(storage, out, workers=workers)
-    opened = spec_storage.open()
-    study = optuna.create_study(study_name=name, storage=opened, direction="maximize",
-                                load_if_exists=True)
-    _check_settings(study, _settings(scene_name, base, space), spec_storage)
-    recovered = recover_stale_trials(study, use_heartbeat=spec_storage.kind == "journal")
+    opened = spec_storage.open()  # creates the tables here, before any worker starts
+    with spec_storage.errors():
+        study = optuna.create_study(study_name=name, storage=opened, direction="maximize",
+                                    load_if_exists=True)
+        _check_settings(study, _settings(scene_name, base, space), spec_storage)
+        recovered = recover_stale_trials(study, use_heartbeat=spec_storage.kind == "journal")
     if recovered:
         logger.warning("re-queued the interrupted trials %s", recovered)
     target_device = str(resolve_device(device if device is not None else base.train.device))

@@ -118,6 +118,9 @@ def run_worker(spec: WorkerSpec, worker_index: int = 0, *,
                callbacks: Iterable[Callback] = ()) -> int:
     """Run trials in this process until the study's budget or the timeout is reached.
 
+    The study must exist: :func:`~hsi_attn.tuning.study.run_study` creates it (and the
+    storage's tables) before it starts any worker.
+
     Args:
         spec: The study and its settings.
         worker_index: This worker's index (0-based); seeds its sampler.
@@ -125,25 +128,34 @@ def run_worker(spec: WorkerSpec, worker_index: int = 0, *,
 
     Returns:
         The number of trials this worker ran.
+
+    Raises:
+        StorageError: If the storage fails (the message names the cause: a locked
+            SQLite file, an unreachable server...).
     """
-    storage = spec.storage.open()
-    probe = optuna.load_study(study_name=spec.study_name, storage=storage)
-    if trials_left(probe, spec.n_trials) <= 0:
-        logger.info("worker %d: the study already has its %d trials", worker_index, spec.n_trials)
-        return 0
-    seed = worker_seed(spec.sampler_seed, worker_index, len(probe.trials))
-    study = optuna.load_study(
-        study_name=spec.study_name, storage=storage,
-        sampler=create_sampler(spec.sampler, seed=seed, parallel=spec.parallel),
-        pruner=create_pruner(spec.pruner, max_epochs=spec.base.train.epochs,
-                             n_trials=spec.n_trials),
-    )
+    # The study and its tables exist (run_study made them before starting any worker),
+    # so this process opens the storage without creating tables: no schema race.
+    storage = spec.storage.open(create_tables=False)
+    with spec.storage.errors():
+        probe = optuna.load_study(study_name=spec.study_name, storage=storage)
+        if trials_left(probe, spec.n_trials) <= 0:
+            logger.info("worker %d: the study already has its %d trials", worker_index,
+                        spec.n_trials)
+            return 0
+        seed = worker_seed(spec.sampler_seed, worker_index, len(probe.trials))
+        study = optuna.load_study(
+            study_name=spec.study_name, storage=storage,
+            sampler=create_sampler(spec.sampler, seed=seed, parallel=spec.parallel),
+            pruner=create_pruner(spec.pruner, max_epochs=spec.base.train.epochs,
+                                 n_trials=spec.n_trials),
+        )
     scene = load_study_scene(spec.base, spec.scene, root=spec.root, download=spec.download)
     objective = Objective(scene, spec.base, spec.space, callbacks=callbacks, device=spec.device)
-    before = len(study.trials)
-    study.optimize(objective, n_trials=None, timeout=spec.timeout,
-                   callbacks=[TrialBudget(spec.n_trials)], gc_after_trial=True)
-    return len(study.trials) - before
+    with spec.storage.errors():
+        before = len(study.trials)
+        study.optimize(objective, n_trials=None, timeout=spec.timeout,
+                       callbacks=[TrialBudget(spec.n_trials)], gc_after_trial=True)
+        return len(study.trials) - before
 
 
 def _worker_process(spec: WorkerSpec, worker_index: int, threads: int, log_level: int) -> None:
