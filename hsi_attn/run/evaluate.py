@@ -56,8 +56,8 @@ def evaluate_run(
     cube = np.ascontiguousarray(loaded.preprocessor.transform(the_scene.cube), dtype=np.float32)
     test = np.array(extra["split"]["test"], dtype=np.int64)  # writable copy
     sampler = patch_sampler(config, cube, target)
-    source = PatchSource(sampler, test, labels_at(the_scene.gt, test),
-                         batch_size=config.train.eval_batch_size, shuffle=False)
+    source = PatchSource.from_cube(sampler, test, labels_at(the_scene.gt, test),
+                                   batch_size=config.train.eval_batch_size, shuffle=False)
     predictions = [logits.argmax(dim=1).cpu() for logits in
                    predict_logits(loaded.model, source.batches(None), device=target)]
     return classification_metrics(
