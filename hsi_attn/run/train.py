@@ -108,8 +108,9 @@ def train_run(
     """
     out = _choose_directory(config, out_dir, scene=scene, resume=resume, overwrite=overwrite)
     device = resolve_device(config.train.device)
+    data = config.data.cube_path or config.data.scene
     logger.info("training %s + %s on %s (%s) -> %s", config.model.name, config.model.attention,
-                config.data.scene, device, out)
+                data, device, out)
     prepared, model = _prepare(config, scene, root, download)
     record = _config_record(config, command, device)
     with started_run(out, record, resume=resume, overwrite=overwrite) as first_epoch:
@@ -193,7 +194,8 @@ def train_runs(
     """Repeat :func:`train_run` over ``seeds`` and summarise mean ± std.
 
     With ``out_dir`` the runs go to ``out_dir/seed<seed>`` and the summary to
-    ``out_dir/summary.json``; without it each run gets its :func:`default_run_dir`.
+    ``out_dir/summary.json``; without it each run gets its default name (see
+    :func:`~hsi_attn.run.directory.choose_run_dir`).
 
     Returns:
         The runs and the summary from :func:`~hsi_attn.engine.summarize_runs`.
