@@ -11,16 +11,17 @@ import torch
 from torch import nn
 
 from hsi_attn.config import TrainConfig
+from hsi_attn.data import PatchSource
 from hsi_attn.engine import (
     BestModel,
     Callback,
     EarlyStopping,
     History,
     StopTraining,
-    TensorSource,
     fit,
     load_checkpoint,
     seed_everything,
+    selection_callbacks,
 )
 
 N_BANDS, PATCH, N_CLASSES = 6, 3, 3
@@ -47,12 +48,12 @@ def _data(n: int, seed: int) -> tuple[torch.Tensor, torch.Tensor]:
     return x, y
 
 
-def _sources() -> tuple[TensorSource, TensorSource]:
+def _sources() -> tuple[PatchSource, PatchSource]:
     x, y = _data(96, seed=1)
     xv, yv = _data(30, seed=2)
     return (
-        TensorSource(x, y, batch_size=16, shuffle=True),
-        TensorSource(xv, yv, batch_size=64),
+        PatchSource.from_tensors(x, y, batch_size=16, shuffle=True),
+        PatchSource.from_tensors(xv, yv, batch_size=64),
     )
 
 
@@ -206,6 +207,34 @@ def test_best_model_restores_best_weights() -> None:
     ties = [r for r in history if r["val_oa"] == best["val_oa"]]
     chosen = min(ties, key=lambda r: (r["val_loss"], r["epoch"]))
     assert torch.equal(model.head.weight, snap.weights[chosen["epoch"]])
+
+
+def test_selection_callbacks_keep_the_best_and_stop_on_patience() -> None:
+    assert [type(cb) for cb in selection_callbacks(None)] == [BestModel]
+    built = selection_callbacks(2)
+    assert [type(cb) for cb in built] == [BestModel, EarlyStopping]
+    assert built[1].patience == 2 and built[0].restore
+    with pytest.raises(ValueError, match="patience must be >= 1"):
+        selection_callbacks(0)
+    # The same selection as assembling the two callbacks by hand, epoch for epoch.
+    config = _config(epochs=10, lr=1e-12, scheduler="none")
+    _, by_hand = _train(config, callbacks=[BestModel(), EarlyStopping(patience=2)])
+    _, assembled = _train(config, callbacks=selection_callbacks(2))
+    for key in ("train_loss", "val_loss", "val_oa", "is_best"):
+        assert assembled.column(key) == by_hand.column(key), key
+    assert len(assembled) == 3
+
+
+def test_selection_without_restore_leaves_the_last_weights() -> None:
+    class LastWeights(Callback):
+        def on_epoch_end(self, state) -> None:  # type: ignore[no-untyped-def]
+            self.weights = state.model.head.weight.detach().clone()
+
+    last = LastWeights()
+    model, history = _train(_config(epochs=4, lr=0.2),
+                            callbacks=[*selection_callbacks(None, restore_best=False), last])
+    assert "is_best" in history[0]
+    assert torch.equal(model.head.weight, last.weights)
 
 
 def test_class_weights_and_options_run() -> None:

@@ -24,7 +24,8 @@ import numpy as np
 import torch
 
 import hsi_attn
-from hsi_attn.data.patches import PatchSampler, iter_batches
+from hsi_attn.data.batches import PatchSource
+from hsi_attn.data.patches import PatchSampler
 from hsi_attn.engine.atomic import write_text_atomic
 
 RESULT = Path(__file__).resolve().parent / "results" / "patch_memory.json"
@@ -61,8 +62,9 @@ def main() -> None:
     generator = torch.Generator().manual_seed(args.seed)
     seen = 0
     checksum = 0.0
-    for x, y in iter_batches(sampler, coords, labels, batch_size=args.batch_size,
-                             shuffle=True, generator=generator):
+    source = PatchSource.from_cube(sampler, coords, labels, batch_size=args.batch_size,
+                                   shuffle=True)
+    for x, y in source.batches(generator):
         seen += len(y)
         checksum += float(x[:, 0, 0, args.patch_size // 2, args.patch_size // 2].sum())
     seconds = time.perf_counter() - start

@@ -70,8 +70,8 @@ def main() -> None:
     p = model_cfg.patch_size
     sampler = PatchSampler(cube, p, pad_mode=data_cfg.pad_mode, device=device)
     labels = scene.gt[split.train[:, 0], split.train[:, 1]].astype(np.int64) - 1
-    source = PatchSource(sampler, split.train, labels, batch_size=train_cfg.batch_size,
-                         shuffle=True, drop_last=True, augment=train_cfg.augment)
+    source = PatchSource.from_cube(sampler, split.train, labels, batch_size=train_cfg.batch_size,
+                                   shuffle=True, drop_last=True, augment=train_cfg.augment)
     torch.manual_seed(train_cfg.seed)
     model = create_model(
         model_cfg.name, n_bands=cube.shape[2], n_classes=int(scene.gt.max()), patch_size=p,

@@ -7,13 +7,15 @@ Public entry points:
 - :mod:`hsi_attn.data.splits` for random, spatially disjoint and user-mask splits,
   :func:`leakage` to measure patch overlap, :class:`SpatialKFold` for CV;
 - :mod:`hsi_attn.data.preprocess` for normalisation/PCA fitted on training pixels;
-- :mod:`hsi_attn.data.patches` for patch batches gathered without copying the scene.
+- :mod:`hsi_attn.data.patches` for patches gathered without copying the scene, and
+  :class:`PatchSource` (:mod:`hsi_attn.data.batches`), the one batch source of training.
 
 scipy, scikit-learn and pooch are imported only by the functions that need them.
 """
 
 from __future__ import annotations
 
+from hsi_attn.data.batches import PatchSource
 from hsi_attn.data.catalog import load_scene
 from hsi_attn.data.errors import ChecksumError, DatasetNotFoundError
 from hsi_attn.data.leakage import leakage, leakage_report
@@ -28,9 +30,7 @@ from hsi_attn.data.manifest import (
 )
 from hsi_attn.data.patches import (
     PAD_MODES,
-    PatchDataset,
     PatchSampler,
-    iter_batches,
     iter_scene_batches,
     scene_coords,
 )
@@ -62,8 +62,8 @@ __all__ = [
     "FileSpec",
     "NonFiniteWarning",
     "PackageCopy",
-    "PatchDataset",
     "PatchSampler",
+    "PatchSource",
     "Preprocessor",
     "Scene",
     "SceneLocation",
@@ -75,7 +75,6 @@ __all__ = [
     "check_patch_size",
     "fit_preprocessor",
     "get_manifest",
-    "iter_batches",
     "iter_scene_batches",
     "leakage",
     "leakage_report",

@@ -1,73 +1,171 @@
-"""The one batch source of the package: patches gathered around pixel coordinates.
+"""The one batch source of the package: patches served in seeded batches.
 
 :class:`PatchSource` is what training runs, Optuna trials, evaluation and the
-estimator's patch path read batches from (it satisfies
-:class:`hsi_attn.engine.BatchSource`): it cuts each batch from a
-:class:`~hsi_attn.data.patches.PatchSampler` over the padded cube, shuffles with the
-loop's seeded generator, and can apply a random dihedral transform per patch.
+scikit-learn estimator read batches from (it satisfies
+:class:`hsi_attn.engine.BatchSource`). Where the patches come from is a *sample getter*
+that turns a batch of sample indices into a batch of patches:
+
+* :meth:`PatchSource.from_cube`: gathered around pixel coordinates from a
+  :class:`~hsi_attn.data.patches.PatchSampler` over the padded cube (runs, trials,
+  evaluation: only the batch is ever allocated);
+* :meth:`PatchSource.from_tensors`: taken from patches already in memory (the
+  estimator, which is handed arrays).
+
+Either way the order is drawn from the loop's seeded generator, and a random dihedral
+transform per patch can be applied (drawn from the same generator, after the batch).
 """
 
 from __future__ import annotations
 
-import math
 from collections.abc import Iterator
+from typing import Protocol
 
 import numpy as np
 import torch
+from torch import Tensor
 
 from hsi_attn.data.patches import PatchSampler
 
-__all__ = ["PatchSource", "dihedral"]
+__all__ = ["CubePatches", "PatchSource", "SampleGetter", "TensorPatches", "dihedral"]
+
+
+class SampleGetter(Protocol):
+    """Where a :class:`PatchSource` takes its samples from."""
+
+    def __len__(self) -> int:
+        """Number of samples."""
+        ...
+
+    def take(self, index: Tensor) -> Tensor:
+        """The samples at ``index`` (a CPU long tensor), in that order."""
+        ...
+
+
+class CubePatches:
+    """Patches gathered around pixel coordinates of a padded cube.
+
+    Args:
+        sampler: The padded cube.
+        coords: ``(n, 2)`` integer ``(row, col)`` pixel coordinates.
+
+    Raises:
+        ValueError: On coordinates outside the cube or of the wrong shape.
+    """
+
+    def __init__(self, sampler: PatchSampler, coords: np.ndarray | Tensor) -> None:
+        self.sampler = sampler
+        # Checked once here, not per batch; copied because split arrays are read-only.
+        if not isinstance(coords, Tensor):
+            coords = np.array(coords, dtype=np.int64)
+        self.coords = sampler.check_coords(coords)
+
+    def __len__(self) -> int:
+        return len(self.coords)
+
+    def take(self, index: Tensor) -> Tensor:
+        """``(b, 1, B, p, p)`` patches centred on ``coords[index]``."""
+        return self.sampler.gather(self.coords[index.to(self.coords.device)], check=False)
+
+
+class TensorPatches:
+    """Samples already in memory, first axis the sample axis (e.g. ``(N, 1, B, p, p)``)."""
+
+    def __init__(self, x: Tensor) -> None:
+        self.x = x
+
+    def __len__(self) -> int:
+        return len(self.x)
+
+    def take(self, index: Tensor) -> Tensor:
+        """``x[index]``."""
+        return self.x[index.to(self.x.device)]
 
 
 class PatchSource:
-    """A :class:`~hsi_attn.engine.BatchSource` of patches gathered around coordinates.
+    """A :class:`~hsi_attn.engine.BatchSource` of patches with integer labels.
+
+    Build one with :meth:`from_cube` or :meth:`from_tensors`, or pass any
+    :class:`SampleGetter`.
 
     Args:
-        sampler: A :class:`hsi_attn.data.patches.PatchSampler` over the preprocessed cube.
-        coords: ``(n, 2)`` int64 pixel coordinates.
-        labels: ``(n,)`` int64 labels ``0..K-1``.
-        batch_size: Patches per batch.
-        shuffle: Shuffle with the loop's generator each epoch.
-        drop_last: Drop an incomplete last batch (training: keeps BatchNorm batches > 1).
+        samples: Where the patches come from.
+        labels: ``(n,)`` integer labels ``0..K-1``, one per sample.
+        batch_size: Samples per batch.
+        shuffle: Draw a new order from the loop's generator each epoch.
+        drop_last: Drop an incomplete last batch when there is more than one batch
+            (training: keeps BatchNorm batches larger than one).
         augment: Apply a random element of the dihedral group (flips and 90 degree
             rotations of the spatial window) to each patch, drawn from the generator.
+
+    Raises:
+        ValueError: On no samples, a label count that differs from the sample count, or
+            a batch size below 1.
     """
 
-    def __init__(self, sampler: PatchSampler, coords: np.ndarray, labels: np.ndarray, *,
+    def __init__(self, samples: SampleGetter, labels: np.ndarray | Tensor, *,
                  batch_size: int, shuffle: bool, drop_last: bool = False,
                  augment: bool = False) -> None:
-        if len(coords) == 0:
-            raise ValueError("a patch source needs at least one pixel; check the split sizes")
-        self.sampler = sampler
-        # Checked once here, not per batch; copied because split arrays are read-only.
-        self.coords = sampler.check_coords(np.array(coords, dtype=np.int64))
-        self.labels = torch.as_tensor(np.asarray(labels, dtype=np.int64))
+        n = len(samples)
+        if n == 0:
+            raise ValueError("a patch source needs at least one sample; check the split sizes")
+        if isinstance(batch_size, bool) or not isinstance(batch_size, int) or batch_size < 1:
+            raise ValueError(f"batch_size must be a positive int, got {batch_size!r}")
+        self.samples = samples
+        self.labels = (labels.long() if isinstance(labels, Tensor)
+                       else torch.as_tensor(np.asarray(labels, dtype=np.int64)))
+        if tuple(self.labels.shape) != (n,):
+            raise ValueError(
+                f"labels has shape {tuple(self.labels.shape)}, expected ({n},): one label "
+                "per sample"
+            )
         self.batch_size = batch_size
         self.shuffle = shuffle
-        self.drop_last = drop_last and len(coords) > batch_size
+        self.drop_last = drop_last and n > batch_size
         self.augment = augment
 
+    @classmethod
+    def from_cube(cls, sampler: PatchSampler, coords: np.ndarray | Tensor,
+                  labels: np.ndarray | Tensor, *, batch_size: int, shuffle: bool,
+                  drop_last: bool = False, augment: bool = False) -> PatchSource:
+        """Patches gathered around ``coords`` ``(n, 2)`` from ``sampler``'s padded cube."""
+        return cls(CubePatches(sampler, coords), labels, batch_size=batch_size,
+                   shuffle=shuffle, drop_last=drop_last, augment=augment)
+
+    @classmethod
+    def from_tensors(cls, x: Tensor, y: np.ndarray | Tensor, *, batch_size: int,
+                     shuffle: bool = False, drop_last: bool = False,
+                     augment: bool = False) -> PatchSource:
+        """Samples ``x`` already in memory (first axis the sample axis) with labels ``y``.
+
+        Raises:
+            ValueError: If ``x`` and ``y`` differ in length (or see the class).
+        """
+        if len(x) != len(y):
+            raise ValueError(f"x has {len(x)} samples but y has {len(y)} labels; give one "
+                             "label per sample")
+        return cls(TensorPatches(x), y, batch_size=batch_size, shuffle=shuffle,
+                   drop_last=drop_last, augment=augment)
+
     def __len__(self) -> int:
-        n = len(self.coords)
-        return n // self.batch_size if self.drop_last else math.ceil(n / self.batch_size)
+        n = len(self.samples)
+        return n // self.batch_size if self.drop_last else -(-n // self.batch_size)
 
     def batches(
-        self, generator: torch.Generator | None
-    ) -> Iterator[tuple[torch.Tensor, torch.Tensor]]:
-        """Yield ``(patches (b, 1, B, p, p), labels (b,))``."""
-        n = len(self.coords)
+        self, generator: torch.Generator | None = None
+    ) -> Iterator[tuple[Tensor, Tensor]]:
+        """Yield one epoch of ``(patches, labels)``; shuffle only with ``generator``."""
+        n = len(self.samples)
         order = torch.randperm(n, generator=generator) if self.shuffle else torch.arange(n)
         for i in range(len(self)):
             index = order[i * self.batch_size : (i + 1) * self.batch_size]
-            patches = self.sampler.gather(self.coords[index.to(self.coords.device)], check=False)
+            patches = self.samples.take(index)
             if self.augment:
                 patches = dihedral(patches, torch.randint(0, 8, (len(index),),
                                                            generator=generator))
-            yield patches, self.labels[index]
+            yield patches, self.labels[index.to(self.labels.device)]
 
 
-def dihedral(patches: torch.Tensor, ops: torch.Tensor) -> torch.Tensor:
+def dihedral(patches: Tensor, ops: Tensor) -> Tensor:
     """Apply op ``k`` (rotate by ``k % 4`` quarter turns, transpose if ``k >= 4``) per patch."""
     out = patches.clone()
     ops = ops.to(patches.device)

@@ -7,8 +7,8 @@ full patches), keeps it as a torch tensor on the training device, and cuts a bat
 ``(n, 1, B, p, p)`` from a strided window view with one advanced-indexing call. Only
 the batch is ever allocated.
 
-:func:`iter_batches` and :class:`PatchDataset` serve training; :func:`iter_scene_batches`
-serves full-scene inference.
+Training batches are served by :class:`hsi_attn.data.batches.PatchSource` over a
+sampler; :func:`iter_scene_batches` serves full-scene inference.
 """
 
 from __future__ import annotations
@@ -18,7 +18,6 @@ from collections.abc import Iterator
 import numpy as np
 import torch
 from torch import Tensor
-from torch.utils.data import Dataset
 
 from hsi_attn.data.patches_geometry import check_patch_size
 
@@ -176,53 +175,6 @@ def _check_batch_size(batch_size: int) -> int:
     return batch_size
 
 
-def iter_batches(
-    sampler: PatchSampler,
-    coords: np.ndarray | Tensor,
-    labels: np.ndarray | Tensor | None = None,
-    *,
-    batch_size: int,
-    shuffle: bool = False,
-    generator: torch.Generator | None = None,
-    drop_last: bool = False,
-) -> Iterator[Tensor | tuple[Tensor, Tensor]]:
-    """Yield training (or evaluation) batches of patches.
-
-    Args:
-        sampler: The padded cube.
-        coords: ``(n, 2)`` pixel coordinates (e.g. ``split.train``).
-        labels: ``(n,)`` integer labels yielded as given (e.g. ``gt`` values ``1..K``;
-            subtract 1 for a cross-entropy target), or None.
-        batch_size: Patches per batch.
-        shuffle: Visit the pixels in a random order drawn from ``generator``.
-        generator: CPU ``torch.Generator`` for the order (seed it for reproducibility).
-        drop_last: Skip a last, smaller batch.
-
-    Yields:
-        ``x`` of shape ``(b, 1, B, p, p)``, or ``(x, y)`` with ``y`` int64 ``(b,)``, both on
-        the sampler's device.
-    """
-    batch_size = _check_batch_size(batch_size)
-    index = sampler.check_coords(coords)
-    target = None
-    if labels is not None:
-        target = torch.as_tensor(np.asarray(labels) if not isinstance(labels, Tensor) else labels)
-        if target.shape != (len(index),):
-            raise ValueError(
-                f"labels has shape {tuple(target.shape)}, expected ({len(index)},) to match coords"
-            )
-        target = target.to(device=sampler.device, dtype=torch.long)
-    n = len(index)
-    order = torch.randperm(n, generator=generator) if shuffle else torch.arange(n)
-    order = order.to(sampler.device)
-    stop = n - n % batch_size if drop_last else n
-    for start in range(0, stop, batch_size):
-        chunk = order[start:start + batch_size]
-        x = sampler.gather(index[chunk], check=False)
-        yield x if target is None else (x, target[chunk])
-        del x  # hold no batch while the next one is gathered
-
-
 def iter_scene_batches(
     sampler: PatchSampler,
     *,
@@ -246,49 +198,3 @@ def iter_scene_batches(
         yield coords[start:start + batch_size], sampler.gather(
             index[start:start + batch_size], check=False
         )
-
-
-class PatchDataset(Dataset):
-    """A map-style torch ``Dataset`` of patches for ``DataLoader`` users.
-
-    Items are ``x`` ``(1, B, p, p)`` or ``(x, y)``. ``__getitems__`` gathers a whole
-    batch of indices in one call, which ``DataLoader`` uses when present. Keep
-    ``num_workers=0`` for a sampler on a GPU.
-
-    Args:
-        sampler: The padded cube.
-        coords: ``(n, 2)`` pixel coordinates.
-        labels: ``(n,)`` integer labels (returned as given), or None for inference.
-    """
-
-    def __init__(
-        self,
-        sampler: PatchSampler,
-        coords: np.ndarray | Tensor,
-        labels: np.ndarray | Tensor | None = None,
-    ) -> None:
-        self.sampler = sampler
-        self.index = sampler.check_coords(coords)
-        self.labels = None
-        if labels is not None:
-            labels = torch.as_tensor(np.asarray(labels) if not isinstance(labels, Tensor)
-                                     else labels)
-            if labels.shape != (len(self.index),):
-                raise ValueError(
-                    f"labels has shape {tuple(labels.shape)}, expected ({len(self.index)},)"
-                )
-            self.labels = labels.to(device=sampler.device, dtype=torch.long)
-
-    def __len__(self) -> int:
-        return len(self.index)
-
-    def __getitem__(self, item: int) -> Tensor | tuple[Tensor, Tensor]:
-        x = self.sampler.gather(self.index[item].unsqueeze(0), check=False)[0]
-        return x if self.labels is None else (x, self.labels[item])
-
-    def __getitems__(self, items: list[int]) -> list[Tensor | tuple[Tensor, Tensor]]:
-        chosen = torch.as_tensor(items, dtype=torch.long, device=self.sampler.device)
-        x = self.sampler.gather(self.index[chosen], check=False)
-        if self.labels is None:
-            return list(x.unbind(0))
-        return list(zip(x.unbind(0), self.labels[chosen].unbind(0), strict=True))

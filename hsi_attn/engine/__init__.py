@@ -5,12 +5,14 @@ Public API (stable; the estimator, the tuner and the CLI build on it):
 * :func:`fit(model, train_data, *, config, val_data=None, callbacks=(), device=None,
   checkpoint_path=None, resume=False, extra=None) -> History <fit>` trains in place.
   ``train_data``/``val_data`` are :class:`BatchSource` objects (``batches(generator)``,
-  ``__len__``, ``labels``); :class:`TensorSource` serves in-memory tensors.
+  ``__len__``, ``labels``); :class:`hsi_attn.data.PatchSource` is the package's one
+  implementation (``from_cube`` around pixel coordinates, ``from_tensors`` in memory).
 * :func:`evaluate` (loss, OA) and :func:`predict_logits` (batched, no-grad inference).
 * Callbacks (:class:`Callback` with no-op hooks ``on_train_begin``, ``on_epoch_begin``,
   ``on_batch_end``, ``on_epoch_end``, ``on_train_end``, called in ascending ``order``):
   :class:`BestModel`, :class:`EarlyStopping`, :class:`Checkpoint`,
-  :class:`ProgressBar`, :class:`EpochLogger`. Stop training with
+  :class:`ProgressBar`, :class:`EpochLogger`; :func:`selection_callbacks` assembles
+  best-model keeping and early stopping for runs, trials and the estimator. Stop with
   ``state.stop_training = True`` or :class:`StopTraining`; any other exception from a
   callback (e.g. ``optuna.TrialPruned``) propagates out of :func:`fit` after that
   epoch's checkpoint has been written (checkpoint ``order`` 50 < default 100).
@@ -32,10 +34,10 @@ Minimal use::
 
     generator = seed_everything(0)
     model = MyNet()
-    source = TensorSource(x, y, batch_size=64, shuffle=True)
+    source = PatchSource.from_tensors(x, y, batch_size=64, shuffle=True)
     history = fit(model, source, config=TrainConfig(epochs=5, device="cpu"),
-                  callbacks=[BestModel(), EarlyStopping(patience=5)],
-                  val_data=TensorSource(xv, yv, batch_size=256))
+                  callbacks=selection_callbacks(patience=5),
+                  val_data=PatchSource.from_tensors(xv, yv, batch_size=256))
 """
 
 from __future__ import annotations
@@ -65,7 +67,8 @@ from hsi_attn.engine.metrics import (
 )
 from hsi_attn.engine.precision import Precision, resolve_precision
 from hsi_attn.engine.seeding import capture_rng_state, restore_rng_state, seed_everything
-from hsi_attn.engine.sources import BatchSource, TensorSource
+from hsi_attn.engine.model_selection import selection_callbacks
+from hsi_attn.engine.sources import BatchSource
 from hsi_attn.engine.state import TrainState
 
 __all__ = [
@@ -81,7 +84,6 @@ __all__ = [
     "Precision",
     "ProgressBar",
     "StopTraining",
-    "TensorSource",
     "TrainState",
     "available_devices",
     "average_accuracy",
@@ -100,5 +102,6 @@ __all__ = [
     "restore_rng_state",
     "save_checkpoint",
     "seed_everything",
+    "selection_callbacks",
     "summarize_runs",
 ]

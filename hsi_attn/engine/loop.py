@@ -11,7 +11,7 @@ import logging
 import os
 import time
 from collections.abc import Iterable, Iterator
-from dataclasses import asdict
+from dataclasses import asdict, fields
 from typing import Any
 
 import torch
@@ -34,7 +34,9 @@ __all__ = ["evaluate", "fit", "predict_logits"]
 logger = logging.getLogger(__name__)
 
 # Settings that may differ between an interrupted run and its resumption.
-_RESUME_MAY_CHANGE = frozenset({"device", "compile", "eval_batch_size", "precision"})
+_RESUME_MAY_CHANGE = frozenset(
+    item.name for item in fields(TrainConfig) if item.metadata.get("may_change_on_resume")
+)
 
 
 def fit(

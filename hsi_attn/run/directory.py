@@ -11,21 +11,30 @@ A run directory holds::
       prediction.npy  (H, W) int64 full-scene labels 1..K
       map.png         ground truth | prediction | prediction on labelled pixels
       confusion.png   row-normalised confusion matrix
+
+Without ``--out`` a run is named after what it computes
+(``runs/<scene>-<split>-<model>-<attention>-seed<seed>``, the cube's file stem in place
+of the scene for ``--cube``), and a rerun takes the next free name (``...-seed0-2``)
+instead of failing. An explicit ``--out`` that holds a run needs ``--resume`` or
+``--overwrite``. How a run starts in its directory is :mod:`hsi_attn.run.start`.
 """
 
 from __future__ import annotations
 
-import dataclasses
 import json
+import logging
 import os
+from itertools import count
 from pathlib import Path
 from typing import Any
 
 from hsi_attn.config import RunConfig
 
-__all__ = ["RUN_FILES", "RunDirectoryError", "check_out_dir", "config_diff", "default_run_dir",
-           "load_run_config"]
+__all__ = ["RUN_FILES", "RunDirectoryError", "check_out_dir", "check_same_settings",
+           "choose_run_dir", "config_diff", "default_run_dir", "load_run_config",
+           "next_free_run_dir", "run_name"]
 
+logger = logging.getLogger(__name__)
 
 RUN_FILES = (
     "config.json", "metrics.json", "history.csv", "checkpoint.pt",
@@ -37,18 +46,71 @@ class RunDirectoryError(FileNotFoundError):
     """A run directory is missing, incomplete, or would be overwritten."""
 
 
+def run_name(config: RunConfig) -> str:
+    """``<scene>-<split>-<model>-<attention>-seed<seed>``; the cube's file stem for a cube."""
+    data, model = config.data, config.model
+    source = Path(data.cube_path).stem if data.cube_path is not None else data.scene
+    return f"{source}-{data.split}-{model.name}-{model.attention}-seed{config.train.seed}"
+
+
 def default_run_dir(config: RunConfig, base: str | os.PathLike[str] = "runs") -> Path:
-    """``runs/<scene>-<model>-<attention>-seed<seed>``."""
-    model, seed = config.model, config.train.seed
-    return Path(base) / f"{config.data.scene}-{model.name}-{model.attention}-seed{seed}"
+    """``runs/`` + :func:`run_name` (whether or not it is free; see :func:`next_free_run_dir`)."""
+    return Path(base) / run_name(config)
+
+
+def next_free_run_dir(path: str | os.PathLike[str]) -> Path:
+    """``path`` if it is free, else the first free of ``path-2``, ``path-3``, ...
+
+    Free means absent, or an empty directory.
+    """
+    path = Path(path)
+    if _is_free(path):
+        return path
+    return next(c for n in count(2) if _is_free(c := path.with_name(f"{path.name}-{n}")))
+
+
+def _is_free(path: Path) -> bool:
+    return not path.exists() or (path.is_dir() and not any(path.iterdir()))
+
+
+def choose_run_dir(config: RunConfig, out_dir: str | os.PathLike[str] | None, *,
+                   resume: bool, overwrite: bool) -> Path:
+    """The directory this run writes to, checked against the reuse rules.
+
+    An explicit ``out_dir`` is used as given. Without one, the run goes to
+    :func:`default_run_dir`, or with neither ``resume`` nor ``overwrite`` to the next
+    free name after it (logged when it is not the default name itself).
+
+    Raises:
+        RunDirectoryError: See :func:`check_out_dir`.
+        ValueError: If both ``resume`` and ``overwrite`` are set.
+    """
+    if out_dir is not None:
+        out = Path(out_dir)
+    elif resume or overwrite:
+        out = default_run_dir(config)
+    else:
+        base = default_run_dir(config)
+        out = next_free_run_dir(base)
+        if out != base:
+            logger.info("%s holds an earlier run; this run goes to %s", base, out)
+    check_out_dir(out, resume=resume, overwrite=overwrite)
+    return out
 
 
 def check_out_dir(out_dir: Path, *, resume: bool, overwrite: bool) -> None:
+    """Check that ``out_dir`` may take this run; writes nothing.
+
+    Raises:
+        RunDirectoryError: If ``out_dir`` is a file, holds files without ``overwrite``
+            or ``resume``, or lacks a run to resume.
+        ValueError: If both ``resume`` and ``overwrite`` are set.
+    """
     if resume and overwrite:
         raise ValueError("--resume and --overwrite contradict each other; pick one")
-    existing = sorted(p.name for p in out_dir.iterdir()) if out_dir.is_dir() else []
     if out_dir.exists() and not out_dir.is_dir():
         raise RunDirectoryError(f"--out {str(out_dir)!r} is a file, not a directory")
+    existing = sorted(p.name for p in out_dir.iterdir()) if out_dir.is_dir() else []
     if resume:
         missing = [f for f in ("config.json", "checkpoint.pt") if f not in existing]
         if missing:
@@ -63,9 +125,22 @@ def check_out_dir(out_dir: Path, *, resume: bool, overwrite: bool) -> None:
             f"{', ...' if len(existing) > 4 else ''}); pass --resume to continue it, "
             "--overwrite to replace it, or choose another --out"
         )
-    if overwrite:
-        for name in RUN_FILES:
-            (out_dir / name).unlink(missing_ok=True)
+
+
+def check_same_settings(run_dir: Path, config: RunConfig) -> None:
+    """Check that ``config`` computes what the run in ``run_dir`` computed.
+
+    Settings marked ``may_change_on_resume`` (device, precision, ...) may differ.
+
+    Raises:
+        ValueError: Naming every other setting that differs.
+    """
+    saved, _ = load_run_config(run_dir)
+    if saved.without_resumable() != config.without_resumable():
+        raise ValueError(
+            f"cannot resume {str(run_dir)!r} with different settings "
+            f"({config_diff(saved, config)}); repeat the original options or start a new run"
+        )
 
 
 def load_run_config(run_dir: str | os.PathLike[str]) -> tuple[RunConfig, dict[str, Any]]:
@@ -93,8 +168,8 @@ def load_run_config(run_dir: str | os.PathLike[str]) -> tuple[RunConfig, dict[st
 
 
 def config_diff(old: RunConfig, new: RunConfig) -> str:
-    changes = []
-    for section in ("data", "model", "train"):
-        a, b = dataclasses.asdict(getattr(old, section)), dataclasses.asdict(getattr(new, section))
-        changes += [f"{section}.{k}: {a[k]!r} -> {b[k]!r}" for k in a if a[k] != b[k]]
+    """``section.name: old -> new`` for every setting that changes what a run computes."""
+    a, b = old.without_resumable(), new.without_resumable()
+    changes = [f"{section}.{k}: {a[section][k]!r} -> {b[section][k]!r}"
+               for section in a for k in a[section] if a[section][k] != b[section][k]]
     return "; ".join(changes) or "none"

@@ -1,23 +1,65 @@
-"""Recompute the test metrics of a trained run on its saved test pixels."""
+"""The test metrics of a trained run: right after training, and later from its directory.
+
+:func:`score_test_pixels` is the last step of a run: it predicts the whole scene and
+scores the test pixels (which training never saw). :func:`evaluate_run` recomputes the
+test metrics of a finished run from its run directory.
+"""
 
 from __future__ import annotations
 
 import os
+import time
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
 import numpy as np
 import torch
+from torch import nn
 
+from hsi_attn.config import RunConfig
 from hsi_attn.data import Scene
 from hsi_attn.data.batches import PatchSource
-from hsi_attn.data.patches import PatchSampler
 from hsi_attn.engine import classification_metrics, predict_logits, resolve_device
 from hsi_attn.run.directory import load_run_config
-from hsi_attn.run.prepare import labels_at, load_run_scene, patch_sampler
+from hsi_attn.run.predict import predict_probabilities
+from hsi_attn.run.prepare import PreparedData, labels_at, load_run_scene, patch_sampler
 from hsi_attn.run.trained import load_trained_run
 
-__all__ = ["evaluate_run"]
+__all__ = ["TestScore", "evaluate_run", "score_test_pixels"]
+
+
+@dataclass(frozen=True)
+class TestScore:
+    """The full-scene prediction of a trained model and the test pixels' metrics.
+
+    Attributes:
+        prediction: ``(H, W)`` int64 labels ``1..K`` of every pixel.
+        metrics: :func:`~hsi_attn.engine.classification_metrics` of the test pixels.
+        predict_seconds: Wall time of the full-scene prediction.
+    """
+
+    prediction: np.ndarray
+    metrics: dict[str, Any]
+    predict_seconds: float
+
+
+def score_test_pixels(model: nn.Module, data: PreparedData, config: RunConfig,
+                      device: torch.device) -> TestScore:
+    """Predict every pixel of ``data``'s cube and score the test pixels."""
+    started = time.perf_counter()
+    probs = predict_probabilities(
+        model, data.cube, patch_size=config.model.patch_size, pad_mode=config.data.pad_mode,
+        batch_size=config.train.eval_batch_size, device=device,
+    )
+    predict_seconds = time.perf_counter() - started
+    prediction = probs.argmax(axis=2).astype(np.int64) + 1
+    test = data.split.test
+    metrics = classification_metrics(
+        data.labels(test), prediction[test[:, 0], test[:, 1]] - 1, data.n_classes,
+        class_names=data.scene.class_names,
+    )
+    return TestScore(prediction=prediction, metrics=metrics, predict_seconds=predict_seconds)
 
 
 def evaluate_run(
@@ -56,8 +98,8 @@ def evaluate_run(
     cube = np.ascontiguousarray(loaded.preprocessor.transform(the_scene.cube), dtype=np.float32)
     test = np.array(extra["split"]["test"], dtype=np.int64)  # writable copy
     sampler = patch_sampler(config, cube, target)
-    source = PatchSource(sampler, test, labels_at(the_scene.gt, test),
-                         batch_size=config.train.eval_batch_size, shuffle=False)
+    source = PatchSource.from_cube(sampler, test, labels_at(the_scene.gt, test),
+                                   batch_size=config.train.eval_batch_size, shuffle=False)
     predictions = [logits.argmax(dim=1).cpu() for logits in
                    predict_logits(loaded.model, source.batches(None), device=target)]
     return classification_metrics(

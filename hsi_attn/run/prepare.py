@@ -137,11 +137,11 @@ def training_sources(
     sampler = patch_sampler(config, data.cube, device)
     train_cfg = config.train
     split = data.split
-    train_source = PatchSource(sampler, split.train, data.labels(split.train),
-                               batch_size=train_cfg.batch_size, shuffle=True, drop_last=True,
-                               augment=train_cfg.augment)
-    val_source = PatchSource(sampler, split.val, data.labels(split.val),
-                             batch_size=train_cfg.eval_batch_size, shuffle=False)
+    train_source = PatchSource.from_cube(sampler, split.train, data.labels(split.train),
+                                         batch_size=train_cfg.batch_size, shuffle=True,
+                                         drop_last=True, augment=train_cfg.augment)
+    val_source = PatchSource.from_cube(sampler, split.val, data.labels(split.val),
+                                       batch_size=train_cfg.eval_batch_size, shuffle=False)
     return train_source, val_source
 
 

@@ -51,6 +51,7 @@ from sklearn.utils.validation import (
 from torch import nn
 
 from hsi_attn.config import ModelConfig, TrainConfig
+from hsi_attn.data.batches import PatchSource
 from hsi_attn.engine import (
     BestModel,
     Callback,
@@ -58,7 +59,6 @@ from hsi_attn.engine import (
     EpochLogger,
     History,
     ProgressBar,
-    TensorSource,
     TrainState,
     predict_logits,
     resolve_device,
@@ -663,12 +663,12 @@ class HSIClassifier(ClassifierMixin, BaseEstimator):
             attention_kwargs=config.attention_kwargs(),
         )
 
-    def _source(self, patches: np.ndarray, y_index: np.ndarray, *, shuffle: bool) -> TensorSource:
+    def _source(self, patches: np.ndarray, y_index: np.ndarray, *, shuffle: bool) -> PatchSource:
         x = torch.tensor(patches).unsqueeze(1)  # copy: the input may be read-only
         batch_size = int(self.batch_size)
         # A last batch of one sample breaks BatchNorm in training mode; drop it.
         drop_last = shuffle and len(x) > batch_size and len(x) % batch_size == 1
-        return TensorSource(
+        return PatchSource.from_tensors(
             x, torch.from_numpy(y_index), batch_size=batch_size, shuffle=shuffle,
             drop_last=drop_last,
         )

@@ -20,7 +20,7 @@ from typing import Any
 import torch
 
 from hsi_attn.config import RunConfig
-from hsi_attn.engine import BestModel, Callback, EarlyStopping, History, fit, seed_everything
+from hsi_attn.engine import Callback, History, fit, seed_everything, selection_callbacks
 from hsi_attn.run import PreparedData, build_model, training_sources
 
 __all__ = ["data_key", "train_and_validate"]
@@ -59,8 +59,7 @@ def train_and_validate(
     seed_everything(train_cfg.seed)
     model = build_model(config, data.n_bands, data.n_classes)
     train_source, val_source = training_sources(config, data, target)
-    built_in: list[Callback] = [BestModel(restore=False)]
-    if train_cfg.patience is not None:
-        built_in.append(EarlyStopping(train_cfg.patience))
+    # A trial is scored on its history; it never needs the best weights back.
+    selection = selection_callbacks(train_cfg.patience, restore_best=False)
     return fit(model, train_source, config=train_cfg, val_data=val_source,
-               callbacks=[*built_in, *callbacks], device=target)
+               callbacks=[*selection, *callbacks], device=target)

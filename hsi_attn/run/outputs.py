@@ -1,0 +1,69 @@
+"""What a finished run writes: ``metrics.json``, ``history.csv``, the prediction, figures."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Any
+
+import torch
+from torch import nn
+
+from hsi_attn.config import RunConfig
+from hsi_attn.engine import History
+from hsi_attn.engine.atomic import save_npy_atomic, write_json_atomic
+from hsi_attn.run.evaluate import TestScore
+from hsi_attn.run.figures import write_run_figures
+from hsi_attn.run.model import model_profile
+from hsi_attn.run.prepare import PreparedData
+
+__all__ = ["run_metrics", "write_run_outputs"]
+
+
+def run_metrics(config: RunConfig, data: PreparedData, model: nn.Module, *, history: History,
+                score: TestScore, device: torch.device, fit_seconds: float,
+                train_batches: int) -> dict[str, Any]:
+    """The content of ``metrics.json``.
+
+    Args:
+        config: The run's configuration.
+        data: The prepared scene.
+        model: The trained model (profiled for parameters and FLOPs).
+        history: The training history.
+        score: The test pixels' metrics and the full-scene prediction.
+        device: Where the run trained.
+        fit_seconds: Wall time of training.
+        train_batches: Training batches per epoch.
+    """
+    split, train_cfg = data.split, config.train
+    # The epoch BestModel kept (highest val_oa, ties to the lower val_loss).
+    best = next((r for r in reversed(history) if r.get("is_best")), None)
+    train_seconds = sum(r.get("train_seconds") or 0.0 for r in history)
+    return {
+        "scene": data.scene.name, "model": config.model.name,
+        "attention": config.model.attention, "seed": train_cfg.seed, "device": str(device),
+        "n_train": len(split.train), "n_val": len(split.val), "n_test": len(split.test),
+        "epochs_run": len(history),
+        "best_epoch": best["epoch"] if best else None,
+        "best_val_oa": best["val_oa"] if best else None,
+        "test": score.metrics,
+        "profile": model_profile(model, data.n_bands, config.model.patch_size),
+        "timing": {
+            "fit_seconds": fit_seconds,
+            "train_samples_per_second": (
+                train_batches * train_cfg.batch_size * len(history) / max(train_seconds, 1e-9)
+            ),
+            "predict_seconds": score.predict_seconds,
+            "predict_pixels_per_second": (
+                score.prediction.size / max(score.predict_seconds, 1e-9)
+            ),
+        },
+    }
+
+
+def write_run_outputs(out: Path, config: RunConfig, data: PreparedData, *, history: History,
+                      metrics: dict[str, Any], score: TestScore) -> None:
+    """Write the run's results into its directory, each file atomically."""
+    history.to_csv(out / "history.csv")
+    write_json_atomic(out / "metrics.json", metrics)
+    save_npy_atomic(out / "prediction.npy", score.prediction)
+    write_run_figures(out, score.prediction, data.scene, score.metrics, config)
