@@ -42,7 +42,7 @@ from hsi_attn.run.figures import write_run_figures
 from hsi_attn.run.model import build_model, model_profile
 from hsi_attn.run.predict import predict_probabilities
 from hsi_attn.run.prepare import (
-    check_names,
+    check_scene_name,
     labels_at,
     load_run_scene,
     prepare_data,
@@ -103,7 +103,7 @@ def train_run(
         RunDirectoryError: If ``out_dir`` holds a run and neither flag is given.
         ValueError: On bad settings (unknown names, misfit patch size, ...).
     """
-    check_names(config, registered_scene=scene is None and config.data.cube_path is None)
+    check_scene_name(config, scene)
     out = Path(out_dir) if out_dir is not None else default_run_dir(config)
     check_out_dir(out, resume=resume, overwrite=overwrite)
     if resume:
