@@ -23,6 +23,7 @@ from __future__ import annotations
 import dataclasses
 import difflib
 import os
+import sys
 import warnings
 from collections.abc import Callable
 from dataclasses import dataclass, field
@@ -243,7 +244,7 @@ class ModelConfig:
             if option not in used and value != _default(ModelConfig, option):
                 users = [a for a in attentions_using(option) if a in three_d_attention_names()]
                 _warn_ignored(self, option, f"attention {self.attention!r} has no {option} "
-                                            f"(it is used by {', '.join(users)})", calls=2)
+                                            f"(it is used by {', '.join(users)})")
 
     def attention_kwargs(self) -> dict[str, Any]:
         """Keyword options for :func:`hsi_attn.layers.create_attention`."""
@@ -414,13 +415,20 @@ def _check_fields(config: object) -> None:
         object.__setattr__(config, item.name, value)
 
 
-def _warn_ignored(config: object, name: str, why: str, *, calls: int = 1) -> None:
-    """Warn that setting ``name`` is ignored, pointing at the user's constructor call.
-
-    ``calls``: frames between ``__post_init__`` and this function's caller (inclusive).
-    """
+def _warn_ignored(config: object, name: str, why: str) -> None:
+    """Warn that setting ``name`` is ignored, pointing at the code that built ``config``."""
     flag = setting_flag(_field(config, name))
-    value = getattr(config, name)
-    # This function, the ``calls`` frames, the dataclass __init__, then the user's call.
-    warnings.warn(IgnoredSettingWarning(f"{name}={value!r} ({flag}) is ignored: {why}"),
-                  stacklevel=3 + calls)
+    warnings.warn(IgnoredSettingWarning(f"{name}={getattr(config, name)!r} ({flag}) is ignored: "
+                                        f"{why}"), stacklevel=_outside_this_module())
+
+
+def _outside_this_module() -> int:
+    """The stacklevel of the first caller outside this module and ``dataclasses``.
+
+    Skips the dataclass ``__init__`` (run with this module's globals) and
+    ``dataclasses.replace``, so the warning names the user's line.
+    """
+    frame, level = sys._getframe(2), 2  # the caller of _warn_ignored is level 2
+    while frame is not None and frame.f_globals.get("__name__") in (__name__, "dataclasses"):
+        frame, level = frame.f_back, level + 1
+    return level

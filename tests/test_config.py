@@ -245,7 +245,9 @@ def test_a_reduction_wider_than_the_channels_warns_once_per_model_with_the_width
                      attention_kwargs={"reduction": 1000})
     assert len(record.list) == 1
     message = str(record.list[0].message)
-    assert "reduction=1000" in message and "clamped to 1" in message and "se_band" in message
+    assert "reduction=1000 is larger than the 16 channels of 2 se_band attention layers" in message
+    assert "clamped to 1" in message and "at most 16" in message
+    assert record.list[0].filename == __file__  # points at the create_model call
     assert issubclass(AdjustedSettingWarning, SettingWarning)
 
 
@@ -261,7 +263,8 @@ def test_a_reduction_within_the_channels_does_not_warn() -> None:
 def test_a_single_layer_built_alone_warns_on_its_own() -> None:
     from hsi_attn.layers import create_attention
 
-    with pytest.warns(AdjustedSettingWarning, match=r"reduction=64 .*8 channels.*clamped to 1"):
+    with pytest.warns(AdjustedSettingWarning, match=r"reduction=64 is larger than the 8 channels "
+                                                    r"of 1 se_band attention layer.*clamped to 1"):
         create_attention("se_band", 8, reduction=64)
 
 

@@ -57,6 +57,13 @@ def _one_line_error(capsys: pytest.CaptureFixture[str], code: int, *words: str) 
     return lines[0]
 
 
+def test_every_split_the_configuration_accepts_is_implemented() -> None:
+    from hsi_attn.run.prepare import _SPLITS
+
+    choices = next(f for f in dataclasses.fields(DataConfig) if f.name == "split").metadata
+    assert set(_SPLITS) == set(choices["choices"])
+
+
 def test_largest_patch_size_keeps_the_padding_inside_the_image() -> None:
     assert largest_patch_size(145, 145) == 289  # Indian Pines
     assert largest_patch_size(14, 20) == 27

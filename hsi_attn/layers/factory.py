@@ -27,12 +27,12 @@ from typing import Any
 
 from torch import nn
 
+from hsi_attn.checks import AdjustedSettingWarning
 from hsi_attn.layers.cbam import BandCBAM3d, CBAMChannel2d
 from hsi_attn.layers.danet import DANetChannel2d, DANetChannel3d
 from hsi_attn.layers.eca import BandECA3d, EfficientChannelAttention2d
 from hsi_attn.layers.eca_band_conv import BandConvECA3d
 from hsi_attn.layers.eca_dual import DualECA3d
-from hsi_attn.checks import AdjustedSettingWarning
 from hsi_attn.layers.options import check_channels
 from hsi_attn.layers.squeeze_excite import BandSE3d, SqueezeExcite2d, SqueezeExcite3d
 from hsi_attn.registry import lookup, make_registry
@@ -112,20 +112,21 @@ def one_warning_per_model() -> Iterator[None]:
         clamps = _CLAMPS.get() or []
     finally:
         _CLAMPS.reset(token)
-    if clamps:
-        _warn_clamped(clamps, stacklevel=4)
+    if clamps:  # levels: here, the generator, contextlib's __exit__, the model factory
+        _warn_clamped(clamps, stacklevel=5)
 
 
 def _warn_clamped(clamps: list[_Clamp], *, stacklevel: int) -> None:
     names = sorted({name for name, _, _ in clamps})
     channels = sorted({c for _, c, _ in clamps})
     reductions = sorted({r for _, _, r in clamps})
-    layers = "layer" if len(clamps) == 1 else f"{len(clamps)} layers"
+    layers = "layer" if len(clamps) == 1 else "layers"
     warnings.warn(AdjustedSettingWarning(
-        f"reduction={', '.join(map(str, reductions))} is larger than the {layers} of attention "
-        f"{', '.join(map(repr, names))} with {', '.join(map(str, channels))} channels: their "
-        f"hidden width max(1, C // r) is clamped to 1; use a reduction of at most "
-        f"{channels[0]} for a real bottleneck"), stacklevel=stacklevel)
+        f"reduction={', '.join(map(str, reductions))} is larger than the "
+        f"{', '.join(map(str, channels))} channels of {len(clamps)} "
+        f"{'/'.join(names)} attention {layers}: the hidden width max(1, C // r) is clamped "
+        f"to 1; use a reduction of at most {channels[0]} for a real bottleneck"
+    ), stacklevel=stacklevel)
 
 
 def create_attention(name: str, channels: int, **kwargs: Any) -> nn.Module:

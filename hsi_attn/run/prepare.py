@@ -6,7 +6,8 @@ and fits the preprocessing (standardisation, PCA) on the training pixels only;
 :func:`training_sources` turns the result into training and validation batches.
 
 The settings themselves were checked when the configuration was built
-(:mod:`hsi_attn.config`); scene names are checked by :func:`hsi_attn.data.load_scene`.
+(:mod:`hsi_attn.config`); a registered scene's name is checked by
+:func:`check_scene_name`, before any work.
 """
 
 from __future__ import annotations
