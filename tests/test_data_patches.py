@@ -62,7 +62,7 @@ def test_border_pixels_get_full_patches() -> None:
 
 @pytest.mark.parametrize("patch_size", [0, 2, 4, 10, -3])
 def test_even_or_zero_patch_size_is_rejected(patch_size: int) -> None:
-    with pytest.raises(ValueError, match="positive odd int"):
+    with pytest.raises(ValueError, match=rf"patch_size must be an odd integer >= 1.*got {patch_size}"):
         PatchSampler(np.zeros((4, 4, 2), dtype=np.float32), patch_size)
 
 

@@ -202,6 +202,7 @@ def test_missing_file_lists_every_place_and_the_fix(
     env_dir = tmp_path / "env"
     env_dir.mkdir()
     monkeypatch.setenv("HSI_ATTN_DATA", str(env_dir))
+    (tmp_path / "root").mkdir()  # an empty root; a missing one is an error of its own
     location = locate_scene(manifest, tmp_path / "root")
     assert not location.available and location.missing == ("cube", "gt")
     assert "not available" in str(location)

@@ -254,9 +254,9 @@ def test_too_small_class_is_named() -> None:
 @pytest.mark.parametrize("patch_size", [0, 2, 8, -1, 3.0])
 def test_bad_patch_size(patch_size: object) -> None:
     gt = np.ones((8, 8), dtype=np.int64)
-    with pytest.raises(ValueError, match="positive odd int"):
+    with pytest.raises(ValueError, match="patch_size must be an odd integer >= 1"):
         split_disjoint(gt, 0.1, patch_size=patch_size, seed=0)  # type: ignore[arg-type]
-    with pytest.raises(ValueError, match="positive odd int"):
+    with pytest.raises(ValueError, match="patch_size must be an odd integer >= 1"):
         leakage(np.zeros((1, 2), dtype=int), np.ones((1, 2), dtype=int), patch_size)  # type: ignore[arg-type]
 
 

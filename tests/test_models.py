@@ -96,12 +96,13 @@ def test_two_d_attention_is_refused_with_the_three_d_choices() -> None:
     [("resnet3d", 4, ">= 1"), ("resnet3d", 0, ">= 1"), ("hamida3d", -3, ">= 1"), ("hybridsn", 7, ">= 9"), ("hybridsn", 10, ">= 9")],
 )
 def test_bad_patch_size_names_the_accepted_values(name: str, patch_size: int, accepted: str) -> None:
-    with pytest.raises(ValueError, match=rf"patch_size={patch_size}.*{accepted}"):
+    with pytest.raises(ValueError, match=rf"{name}: patch_size must be an odd integer {accepted}"
+                                         rf".*got {patch_size}"):
         create_model(name, n_bands=16, n_classes=3, patch_size=patch_size)
 
 
 def test_non_integer_patch_size_is_refused() -> None:
-    with pytest.raises(ValueError, match="odd int"):
+    with pytest.raises(ValueError, match="odd integer"):
         create_model("resnet3d", n_bands=16, n_classes=3, patch_size=5.0)  # type: ignore[arg-type]
 
 

@@ -144,18 +144,23 @@ def test_corrupt_checkpoint_and_missing_run_are_clear_errors(run_dir: Path, scen
         evaluate_run(tmp_path / "nowhere", scene=scene)
 
 
-def test_unknown_names_fail_before_any_work(tmp_path: Path, scene: Scene) -> None:
-    bad = dataclasses.replace(tiny_config(), model=ModelConfig(name="resnet3x"))
+def test_unknown_names_fail_before_any_work(tmp_path: Path) -> None:
     with pytest.raises(ValueError, match="unknown model 'resnet3x'.*resnet3d"):
-        train_run(bad, tmp_path / "out", scene=scene)
+        ModelConfig(name="resnet3x")  # the configuration refuses it when built
+    base = tiny_config()
+    typo = dataclasses.replace(base, data=dataclasses.replace(base.data, scene="indian_pine"))
+    with pytest.raises(ValueError, match="unknown scene 'indian_pine'.*indian_pines"):
+        train_run(typo, tmp_path / "out")
     assert not (tmp_path / "out").exists()
 
 
 def test_misfit_patch_size_is_a_clear_error(tmp_path: Path, scene: Scene) -> None:
-    config = dataclasses.replace(tiny_config(),
-                                 model=ModelConfig(name="hamida3d", attention="none", patch_size=4))
-    with pytest.raises(ValueError, match="patch"):
-        train_run(config, tmp_path / "out", scene=scene)
+    with pytest.raises(ValueError, match=r"patch_size \(--patch-size\).*odd.*got 4; use 3 or 5"):
+        ModelConfig(name="hamida3d", attention="none", patch_size=4)
+    config = dataclasses.replace(tiny_config(), model=ModelConfig(name="resnet3d", patch_size=29))
+    with pytest.raises(ValueError, match="largest patch size that works is 27"):
+        train_run(config, tmp_path / "out", scene=scene)  # the 14x14 scene is too small
+    assert not (tmp_path / "out").exists()
 
 
 def test_several_seeds_are_summarised(tmp_path: Path, scene: Scene) -> None:

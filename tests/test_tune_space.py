@@ -9,7 +9,8 @@ import optuna
 import pytest
 
 from hsi_attn.config import RunConfig
-from hsi_attn.layers import accepted_options, list_attention
+from hsi_attn.layers import accepted_options
+from hsi_attn.models.checks import three_d_attention_names
 from hsi_attn.tuning import SearchSpace, load_search_space, suggest_config
 
 REPO = Path(__file__).resolve().parents[1]
@@ -29,7 +30,7 @@ def _sample(space: SearchSpace, n: int, seed: int = 0) -> list[tuple[dict, RunCo
 
 
 def test_never_samples_reduction_for_eca_layers() -> None:
-    eca_family = [a for a in list_attention() if "kernel_size" in accepted_options(a)]
+    eca_family = [a for a in three_d_attention_names() if "kernel_size" in accepted_options(a)]
     assert "eca_band" in eca_family
     for name in eca_family:
         for params, config in _sample(SearchSpace(attentions=(name,)), 15):
@@ -41,7 +42,8 @@ def test_never_samples_reduction_for_eca_layers() -> None:
 
 
 def test_every_attention_gets_exactly_the_options_it_accepts() -> None:
-    space = SearchSpace(attentions=tuple(list_attention()))
+    # Every attention the models can take (the 2-D layers are refused by the space).
+    space = SearchSpace(attentions=tuple(three_d_attention_names()))
     seen = set()
     for params, config in _sample(space, 120, seed=1):
         name = params["attention"]
@@ -51,7 +53,7 @@ def test_every_attention_gets_exactly_the_options_it_accepts() -> None:
         assert {"lr", "weight_decay"} <= set(params)
         assert config.train.lr == params["lr"]
         assert config.train.weight_decay == params["weight_decay"]
-    assert seen == set(list_attention())
+    assert seen == set(three_d_attention_names())
 
 
 def test_values_come_from_the_declared_choices_and_bounds() -> None:
@@ -107,8 +109,12 @@ def test_unknown_key_in_file_is_an_error_with_a_suggestion(tmp_path: Path) -> No
 
 
 @pytest.mark.parametrize(("text", "message"), [
-    ("kernel_size = [4]", "kernel_size values \\[4\\]"),
-    ("reduction = [0, 2]", "reduction values \\[0\\]"),
+    ("kernel_size = [4]", "kernel_size value 4 is not valid: kernel_size \\(--kernel-size\\) "
+                          "must be 'adaptive' or an odd integer"),
+    ("reduction = [0, 2]", "reduction value 0 is not valid.*integer >= 1, got 0"),
+    ("patch_size = [9, 8]", "patch_size value 8 is not valid.*use 7 or 9"),
+    ("lr = [0, 1e-2]", "lr bound 0 is not valid.*> 0"),
+    ('attention = ["se"]', "2-D layer"),
     ("lr = [1e-2, 1e-4]", "lr must be \\[low, high\\]"),
     ("lr = 0.01", "lr must be a list"),
     ('attention = ["eca_bnad"]', "Did you mean 'eca_band'"),

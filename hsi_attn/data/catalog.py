@@ -58,7 +58,7 @@ def load_scene(
             ``download`` is False; the message lists every place and the fix.
     """
     manifest = name if isinstance(name, SceneManifest) else get_manifest(name)
-    location = locate_scene(manifest, root)
+    location = locate_scene(manifest, root, for_download=download)
     found: dict[str, FoundFile] = {}
     for role in ROLES:
         hit = location.files[role]

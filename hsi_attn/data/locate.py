@@ -12,6 +12,9 @@ Order, for each file of a scene (the cube and the ground truth):
 Inside a folder a file is looked for as ``<folder>/<scene>/<file>`` then
 ``<folder>/<file>``. Downloading (the fifth place) happens in
 :func:`hsi_attn.data.load_scene` only when asked.
+
+An explicit ``root`` that does not exist is an error (a typo there would otherwise
+silently fall through to the other places), unless it is where a download will go.
 """
 
 from __future__ import annotations
@@ -97,12 +100,45 @@ def _resolve(scene: str | SceneManifest) -> SceneManifest:
     return scene if isinstance(scene, SceneManifest) else get_manifest(scene)
 
 
-def search_folders(root: str | Path | None) -> list[tuple[str, Path | None, str]]:
-    """The folders searched, in order, as ``(label, folder or None, note)``."""
+def check_root(root: str | Path | None, *, for_download: bool = False) -> Path | None:
+    """``root`` as a path, if it names an existing folder (or None when not given).
+
+    Args:
+        root: The folder searched first, as the user gave it.
+        for_download: Downloads will go into ``root``, which creates it: a missing
+            folder is accepted.
+
+    Raises:
+        FileNotFoundError: If ``root`` is given but is not an existing folder; the
+            message names it and the fix.
+    """
+    if root is None:
+        return None
+    folder = Path(root).expanduser()
+    if not folder.is_dir() and not (for_download and not folder.exists()):
+        state = "is not a folder" if folder.exists() else "does not exist"
+        env = os.environ.get(DATA_ENV)
+        places = f"{DATA_ENV}={env}" if env else f"${DATA_ENV}"
+        raise FileNotFoundError(
+            f"the data folder --root {str(folder)!r} {state}; pass the folder that holds "
+            f"your scene files, or leave --root out to search {places} and the cache "
+            f"({cache_dir()})"
+        )
+    return folder
+
+
+def search_folders(root: str | Path | None, *, for_download: bool = False
+                   ) -> list[tuple[str, Path | None, str]]:
+    """The folders searched, in order, as ``(label, folder or None, note)``.
+
+    Raises:
+        FileNotFoundError: If ``root`` is given but is not an existing folder (see
+            :func:`check_root`).
+    """
+    folder = check_root(root, for_download=for_download)
     env = os.environ.get(DATA_ENV)
     return [
-        ("root", Path(root).expanduser() if root is not None else None,
-         "" if root is not None else "not given"),
+        ("root", folder, "" if root is not None else "not given"),
         (DATA_ENV, Path(env).expanduser() if env else None, "" if env else "not set"),
         ("cache", cache_dir(), ""),
     ]
@@ -142,13 +178,16 @@ def _find_file(spec: FileSpec, scene: str, role: str, folders: list[tuple[str, P
     return None
 
 
-def locate_scene(scene: str | SceneManifest, root: str | Path | None = None) -> SceneLocation:
+def locate_scene(scene: str | SceneManifest, root: str | Path | None = None, *,
+                 for_download: bool = False) -> SceneLocation:
     """Find a scene's files locally without reading or downloading them; never raises
     for a missing file.
 
     Args:
         scene: Scene name (see :func:`hsi_attn.data.list_scenes`) or a manifest.
-        root: Optional folder searched first.
+        root: Optional folder searched first; it must exist unless ``for_download``.
+        for_download: Missing files will be downloaded into ``root``, so ``root`` may
+            not exist yet.
 
     Returns:
         A :class:`SceneLocation`; ``.available`` says whether every file is present and
@@ -156,9 +195,11 @@ def locate_scene(scene: str | SceneManifest, root: str | Path | None = None) -> 
 
     Raises:
         ValueError: For an unknown scene name (with suggestions).
+        FileNotFoundError: If ``root`` is given but is not an existing folder (and not
+            ``for_download``).
     """
     manifest = _resolve(scene)
-    folders = search_folders(root)
+    folders = search_folders(root, for_download=for_download)
     files: dict[str, FoundFile | None] = {}
     tried: dict[str, tuple[str, ...]] = {}
     for role in ROLES:

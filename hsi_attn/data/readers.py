@@ -9,12 +9,19 @@ axis order corrected), ENVI ``.hdr``/``.img`` (through ``spectral``), ``.npy`` a
 from __future__ import annotations
 
 import logging
+import warnings
 from collections.abc import Callable
 from pathlib import Path
 
 import numpy as np
 
+from hsi_attn.checks import IgnoredSettingWarning
+
 logger = logging.getLogger(__name__)
+
+_VARIABLE_SETTINGS = {"cube": "cube_variable, --cube-variable",
+                      "labels": "gt_variable, --gt-variable"}
+"""The configuration setting that names the array inside a file, by what the file holds."""
 
 _MAT_SUFFIXES = (".mat",)
 _ENVI_SUFFIXES = (".hdr", ".img", ".dat", ".raw", ".bil", ".bip", ".bsq")
@@ -157,6 +164,12 @@ def _read_any(path: str | Path, variable: str | None, ndims: tuple[int, ...], wh
             f"unsupported {what} file type {suffix!r} for {str(path)!r}; accepted: "
             f".mat (v5/v7/v7.3), ENVI .hdr/.img, .npy, .npz"
         )
+    if variable is not None and suffix not in (".mat", ".npz"):
+        setting = _VARIABLE_SETTINGS.get(what, "variable")
+        warnings.warn(IgnoredSettingWarning(
+            f"variable={variable!r} ({setting}) is ignored: {path.name!r} is a {suffix} file, "
+            f"which holds a single array; only .mat and .npz files hold named arrays"
+        ), stacklevel=3)
     return readers[suffix]()
 
 
@@ -221,7 +234,9 @@ def load_cube(path: str | Path, variable: str | None = None) -> np.ndarray:
     Args:
         path: ``.mat`` (v5/v7/v7.3), ENVI ``.hdr`` (or its ``.img``), ``.npy`` or ``.npz``.
         variable: Array name inside a ``.mat``/``.npz`` file. Required only when the file
-            holds several 3-D arrays; otherwise the single 3-D array is used.
+            holds several 3-D arrays; otherwise the single 3-D array is used. Given
+            with a file of one array (``.npy``, ENVI), it is ignored with an
+            :class:`~hsi_attn.checks.IgnoredSettingWarning`.
 
     Returns:
         The cube, bands last.
@@ -240,7 +255,7 @@ def load_labels(path: str | Path, variable: str | None = None) -> np.ndarray:
     Args:
         path: ``.mat``, ENVI ``.hdr`` (single band), ``.npy`` or ``.npz``.
         variable: Array name inside a ``.mat``/``.npz`` file, needed only when the file
-            holds several 2-D arrays.
+            holds several 2-D arrays (ignored, with a warning, for ``.npy`` and ENVI).
 
     Raises:
         FileNotFoundError: If the file does not exist.

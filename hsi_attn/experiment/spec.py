@@ -23,8 +23,8 @@ split), and a grid of scene x protocol x (model, attention) x seed::
     [quick.train]         # overrides applied by --quick (smoke runs)
     epochs = 1
 
-Every key is checked: an unknown one is an error with a suggestion, and every run's
-configuration is validated against the registries before anything trains.
+Every key is checked: an unknown one is an error with a suggestion, and every cell's
+configuration is built (so checked, :mod:`hsi_attn.config`) before anything trains.
 """
 
 from __future__ import annotations
@@ -37,7 +37,14 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from hsi_attn.config import DataConfig, ModelConfig, RunConfig, TrainConfig, from_dict
+from hsi_attn.config import (
+    DataConfig,
+    ModelConfig,
+    RunConfig,
+    TrainConfig,
+    check_setting,
+    from_dict,
+)
 
 if sys.version_info >= (3, 11):
     import tomllib
@@ -121,7 +128,10 @@ def parse_experiment(data: Mapping[str, Any], *, source: str = "<experiment>") -
     for required in ("name", "scenes", "seeds", "protocols", "grid"):
         if required not in data:
             raise ValueError(f"{source} lacks the required key {required!r}")
-    seeds = tuple(int(s) for s in data["seeds"])
+    try:
+        seeds = tuple(check_setting(TrainConfig, "seed", s) for s in data["seeds"])
+    except ValueError as error:
+        raise ValueError(f"{source}: seeds: {error}") from None
     if not seeds or len(set(seeds)) != len(seeds):
         raise ValueError(f"{source}: seeds must be a non-empty list of distinct ints, got {list(seeds)}")
     scenes = tuple(str(s) for s in data["scenes"])
@@ -158,19 +168,14 @@ def parse_experiment(data: Mapping[str, Any], *, source: str = "<experiment>") -
 
 
 def _validate_names(spec: ExperimentSpec) -> None:
-    from hsi_attn.data import list_scenes
-    from hsi_attn.layers import attention_class
-    from hsi_attn.models import list_models
-    from hsi_attn.registry import lookup, make_registry
+    """Fail before the first run trains: scene names, and every cell's model config."""
+    from hsi_attn.data import get_manifest
 
-    scenes = make_registry([(s, s) for s in list_scenes()], kind="scene")
-    models = make_registry([(m, m) for m in list_models()], kind="model")
     if spec.base.data.cube_path is None:  # a user's own cube is named freely
         for scene in spec.scenes:
-            lookup(scenes, scene, kind="scene")
+            get_manifest(scene)  # ValueError with close matches for an unknown scene
     for model, attention in spec.cells:
-        lookup(models, model, kind="model")
-        attention_class(attention)
+        dataclasses.replace(spec.base.model, name=model, attention=attention)
 
 
 def load_experiment(path: str | Path) -> ExperimentSpec:

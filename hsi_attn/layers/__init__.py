@@ -15,8 +15,10 @@ from hsi_attn.layers.factory import (
     SHARED_OPTIONS,
     accepted_options,
     attention_class,
+    attentions_using,
     create_attention,
     list_attention,
+    one_warning_per_model,
 )
 from hsi_attn.layers.gating import ChannelGate
 from hsi_attn.layers.options import eca_kernel_size, hidden_width
@@ -41,8 +43,10 @@ __all__ = [
     "SqueezeExcite3d",
     "accepted_options",
     "attention_class",
+    "attentions_using",
     "create_attention",
     "eca_kernel_size",
     "hidden_width",
     "list_attention",
+    "one_warning_per_model",
 ]

@@ -5,17 +5,30 @@ keyword-only options (``reduction``, ``kernel_size``, ``gate``). ``none`` maps t
 ``nn.Identity``, so a block asks the factory for its attention and never branches on
 names. Each row of the table also says, as data, what input the layer takes and what it
 computes (:func:`describe_attention`, ``hsi-attn attention``).
+
+Which layer uses which option is read from the constructors' signatures
+(:func:`accepted_options`, :func:`attentions_using`), so the configuration can warn
+about a setting the chosen attention ignores without a table of names to keep in step.
+
+A reduction ratio larger than a layer's channels is clamped to a hidden width of 1
+(``max(1, C // r)``). That is warned about once per model build: inside
+:func:`one_warning_per_model` (which :func:`hsi_attn.models.create_model` uses) the
+layers' clamps are collected and reported together when the model is built.
 """
 
 from __future__ import annotations
 
+import contextlib
 import inspect
 import logging
-from collections.abc import Mapping
+import warnings
+from collections.abc import Iterator, Mapping
+from contextvars import ContextVar
 from typing import Any, NamedTuple
 
 from torch import nn
 
+from hsi_attn.checks import AdjustedSettingWarning
 from hsi_attn.layers.cbam import BandCBAM3d, CBAMChannel2d
 from hsi_attn.layers.danet import DANetChannel2d, DANetChannel3d
 from hsi_attn.layers.eca import BandECA3d, EfficientChannelAttention2d
@@ -76,7 +89,8 @@ SHARED_OPTIONS = frozenset({"reduction", "kernel_size", "gate"})
 
 Models and tuners carry one set of attention options whatever the layer is, so a
 ``reduction`` given to an ECA layer is dropped (and logged at debug level) rather than
-rejected. Any other unknown keyword is an error.
+rejected; :class:`~hsi_attn.config.ModelConfig` warns when such a setting differs from
+its default. Any other unknown keyword is an error.
 """
 
 
@@ -102,6 +116,49 @@ def accepted_options(name: str) -> frozenset[str]:
         return frozenset()
     params = inspect.signature(cls.__init__).parameters
     return frozenset(p for p, spec in params.items() if spec.kind is inspect.Parameter.KEYWORD_ONLY)
+
+
+def attentions_using(option: str) -> list[str]:
+    """Registered attention names whose layer takes ``option`` (e.g. ``"reduction"``)."""
+    return [name for name in ATTENTION if option in accepted_options(name)]
+
+
+_Clamp = tuple[str, int, int]
+"""(attention name, channels, requested reduction) of a layer whose width was clamped."""
+
+_CLAMPS: ContextVar[list[_Clamp] | None] = ContextVar("hsi_attn_clamped_reductions",
+                                                      default=None)
+
+
+@contextlib.contextmanager
+def one_warning_per_model() -> Iterator[None]:
+    """Report the clamped reduction ratios of the layers built inside as one warning.
+
+    Without it, every layer built with ``reduction`` larger than its channels warns on
+    its own; a model builds many layers, so :func:`hsi_attn.models.create_model` wraps
+    the build in this and the user sees one line naming the ratio and the width used.
+    """
+    token = _CLAMPS.set([])
+    try:
+        yield
+        clamps = _CLAMPS.get() or []
+    finally:
+        _CLAMPS.reset(token)
+    if clamps:  # levels: here, the generator, contextlib's __exit__, the model factory
+        _warn_clamped(clamps, stacklevel=5)
+
+
+def _warn_clamped(clamps: list[_Clamp], *, stacklevel: int) -> None:
+    names = sorted({name for name, _, _ in clamps})
+    channels = sorted({c for _, c, _ in clamps})
+    reductions = sorted({r for _, _, r in clamps})
+    layers = "layer" if len(clamps) == 1 else "layers"
+    warnings.warn(AdjustedSettingWarning(
+        f"reduction={', '.join(map(str, reductions))} is larger than the "
+        f"{', '.join(map(str, channels))} channels of {len(clamps)} "
+        f"{'/'.join(names)} attention {layers}: the hidden width max(1, C // r) is clamped "
+        f"to 1; use a reduction of at most {channels[0]} for a real bottleneck"
+    ), stacklevel=stacklevel)
 
 
 def create_attention(name: str, channels: int, **kwargs: Any) -> nn.Module:
@@ -136,4 +193,16 @@ def create_attention(name: str, channels: int, **kwargs: Any) -> nn.Module:
         logger.debug("attention %r ignores option(s) %s", name, ignored)
     if cls is nn.Identity:
         return nn.Identity()
-    return cls(channels, **used)
+    layer = cls(channels, **used)
+    reduction = used.get("reduction")
+    if reduction is not None and reduction > channels:
+        _note_clamp((name.strip().lower(), channels, reduction))
+    return layer
+
+
+def _note_clamp(clamp: _Clamp) -> None:
+    collected = _CLAMPS.get()
+    if collected is None:
+        _warn_clamped([clamp], stacklevel=4)
+    else:
+        collected.append(clamp)

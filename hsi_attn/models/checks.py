@@ -10,34 +10,31 @@ from __future__ import annotations
 
 from torch import Tensor
 
+from hsi_attn.checks import check_int
+from hsi_attn.checks import check_patch_size as _check_patch_size
 from hsi_attn.layers import attention_class, list_attention
 
 
-def check_positive_int(value: object, *, name: str, minimum: int = 1, model: str | None = None) -> int:
-    """Return ``value`` if it is an int >= ``minimum``, else raise ValueError."""
-    if isinstance(value, bool) or not isinstance(value, int) or value < minimum:
-        owner = f"{model}: " if model else ""
-        raise ValueError(f"{owner}{name} must be an int >= {minimum}, got {value!r}")
-    return value
+def check_positive_int(value: object, *, name: str, minimum: int = 1, model: str | None = None
+                       ) -> int:
+    """Return ``value`` if it is an int >= ``minimum``, else raise ValueError.
+
+    :func:`hsi_attn.checks.check_int` with the model family named in the message.
+    """
+    return check_int(value, name=f"{model}: {name}" if model else name, minimum=minimum)
 
 
 def check_patch_size(patch_size: object, *, model: str, minimum: int = 1) -> int:
     """Return ``patch_size`` if it is an odd int >= ``minimum``, else raise ValueError.
+
+    :func:`hsi_attn.checks.check_patch_size` with the model family named in the message.
 
     Args:
         patch_size: The requested spatial window side p.
         model: The model family, used in the message.
         minimum: The smallest odd p the family can take.
     """
-    if isinstance(patch_size, bool) or not isinstance(patch_size, int):
-        raise ValueError(f"{model}: patch_size must be an odd int, got {patch_size!r}")
-    if patch_size < minimum or patch_size % 2 == 0:
-        raise ValueError(
-            f"{model} cannot take patch_size={patch_size}: it needs an odd patch size >= "
-            f"{minimum} (the pixel sits at the centre of the window), e.g. "
-            f"{', '.join(str(minimum + 2 * i) for i in range(3))}; pass --patch-size accordingly."
-        )
-    return patch_size
+    return _check_patch_size(patch_size, name=f"{model}: patch_size", minimum=minimum)
 
 
 def three_d_attention_names() -> list[str]:

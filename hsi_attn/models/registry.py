@@ -13,6 +13,7 @@ from typing import Any, NamedTuple
 
 from torch import nn
 
+from hsi_attn.layers import one_warning_per_model
 from hsi_attn.models.hamida3d import Hamida3d
 from hsi_attn.models.hybridsn import HybridSN
 from hsi_attn.models.resnet3d import ResNet3d
@@ -94,10 +95,11 @@ def create_model(
             size or band count the family cannot take, or a bad attention option.
     """
     cls = model_class(name)
-    return cls(
-        n_bands,
-        n_classes,
-        patch_size=patch_size,
-        attention=attention,
-        attention_kwargs=attention_kwargs,
-    )
+    with one_warning_per_model():  # a clamped reduction is reported once, not per layer
+        return cls(
+            n_bands,
+            n_classes,
+            patch_size=patch_size,
+            attention=attention,
+            attention_kwargs=attention_kwargs,
+        )

@@ -1,29 +1,34 @@
 """Preparing data for a run: load the scene, split it, fit the preprocessing.
 
-What a training run and an Optuna trial share: :func:`prepare_data` splits the scene
+What a training run and an Optuna trial share: :func:`prepare_data` checks that the
+run fits the scene and the machine (:mod:`hsi_attn.run.fit_checks`), splits the scene
 and fits the preprocessing (standardisation, PCA) on the training pixels only;
 :func:`training_sources` turns the result into training and validation batches.
+
+The settings themselves were checked when the configuration was built
+(:mod:`hsi_attn.config`); a registered scene's name is checked by
+:func:`check_scene_name`, before any work.
 """
 
 from __future__ import annotations
 
 import os
+from collections.abc import Callable
 from dataclasses import dataclass
 
 import numpy as np
 import torch
 
 from hsi_attn.config import RunConfig
-from hsi_attn.data import Scene, list_scenes, load_scene, load_user_scene, splits
+from hsi_attn.data import Scene, get_manifest, load_scene, load_user_scene, splits
 from hsi_attn.data.batches import PatchSource
 from hsi_attn.data.patches import PatchSampler
 from hsi_attn.data.preprocess import Preprocessor, fit_preprocessor
 from hsi_attn.data.splits import Split
-from hsi_attn.layers import list_attention
-from hsi_attn.models import list_models
-from hsi_attn.registry import lookup, make_registry
+from hsi_attn.run.fit_checks import check_run_fits
 
-__all__ = ["PreparedData", "check_names", "labels_at", "load_run_scene", "patch_sampler", "prepare_data", "split_scene", "training_sources"]
+__all__ = ["PreparedData", "check_scene_name", "labels_at", "load_run_scene", "patch_sampler",
+           "prepare_data", "split_scene", "training_sources"]
 
 
 @dataclass(frozen=True, eq=False)
@@ -60,6 +65,16 @@ class PreparedData:
         return labels_at(self.scene.gt, coords)
 
 
+def check_scene_name(config: RunConfig, scene: Scene | None) -> None:
+    """Fail fast, before any work, on an unknown registered scene name (with close matches).
+
+    The configuration does not check it: a run on your own cube (``--cube``) or on a
+    :class:`~hsi_attn.data.Scene` passed in memory names its scene freely.
+    """
+    if scene is None and config.data.cube_path is None:
+        get_manifest(config.data.scene)
+
+
 def load_run_scene(config: RunConfig, scene: Scene | None, root: str | os.PathLike[str] | None,
                 download: bool) -> Scene:
     if scene is not None:
@@ -76,45 +91,42 @@ def load_run_scene(config: RunConfig, scene: Scene | None, root: str | os.PathLi
     return load_scene(data.scene, root=root, download=download)
 
 
-def check_names(config: RunConfig, *, registered_scene: bool) -> None:
-    """Fail fast, before any data is read, on unknown scene, model or attention names."""
-    if registered_scene:
-        lookup(make_registry([(n, n) for n in list_scenes()], kind="scene"),
-               config.data.scene, kind="scene")
-    lookup(make_registry([(n, n) for n in list_models()], kind="model"),
-           config.model.name, kind="model")
-    lookup(make_registry([(n, n) for n in list_attention()], kind="attention"),
-           config.model.attention, kind="attention")
+_SPLITS: dict[str, Callable[[RunConfig, np.ndarray], Split]] = {
+    "random": lambda config, gt: splits.split_random(
+        gt, config.data.train_size, val_size=config.data.val_size, seed=config.train.seed),
+    "disjoint": lambda config, gt: splits.split_disjoint(
+        gt, config.data.train_size, patch_size=config.model.patch_size,
+        seed=config.train.seed, val_size=config.data.val_size),
+}
+"""Split name (``DataConfig.split``'s choices) -> how the scene's pixels are split."""
 
 
 def split_scene(config: RunConfig, gt: np.ndarray) -> Split:
-    """The split ``config.data`` asks for, seeded with ``config.train.seed``.
-
-    Raises:
-        ValueError: On an unknown split name.
-    """
-    data = config.data
-    if data.split == "random":
-        return splits.split_random(gt, data.train_size, val_size=data.val_size,
-                                   seed=config.train.seed)
-    if data.split == "disjoint":
-        return splits.split_disjoint(gt, data.train_size, patch_size=config.model.patch_size,
-                                     seed=config.train.seed, val_size=data.val_size)
-    raise ValueError(f"unknown split {data.split!r}. Accepted: random, disjoint.")
+    """The split ``config.data`` asks for, seeded with ``config.train.seed``."""
+    return _SPLITS[config.data.split](config, gt)
 
 
-def prepare_data(config: RunConfig, scene: Scene) -> PreparedData:
-    """Split ``scene`` and fit the preprocessing on its training pixels only.
+def prepare_data(config: RunConfig, scene: Scene, *, device: torch.device | None = None
+                 ) -> PreparedData:
+    """Check that the run fits, split ``scene`` and fit the preprocessing on its training
+    pixels only.
 
     Args:
         config: Uses ``config.data``, ``config.train.seed`` and, for the disjoint split
-            (whose guard band depends on it), ``config.model.patch_size``.
+            (whose guard band depends on it), ``config.model.patch_size``; the model and
+            batch sizes for the memory estimate.
         scene: The loaded scene.
+        device: Where the network will run, for the memory estimate; default
+            ``config.train.device``.
 
     Raises:
-        ValueError: On an unknown split, or an empty validation set (model selection,
-            early stopping and Optuna trials are all scored on validation pixels).
+        ValueError: If the ground truth has a single class, the patch is wider than the
+            image allows, the run needs more memory than is available
+            (:class:`~hsi_attn.run.fit_checks.InsufficientMemoryError`), or the
+            validation set is empty (model selection, early stopping and Optuna trials
+            are all scored on validation pixels).
     """
+    check_run_fits(config, scene, device=device)
     split = split_scene(config, scene.gt)
     if len(split.val) == 0:
         raise ValueError(

@@ -44,7 +44,7 @@ from hsi_attn.run.model import build_model
 from hsi_attn.run.outputs import run_metrics, write_run_outputs
 from hsi_attn.run.prepare import (
     PreparedData,
-    check_names,
+    check_scene_name,
     load_run_scene,
     prepare_data,
     training_sources,
@@ -130,7 +130,7 @@ def train_run(
 def _choose_directory(config: RunConfig, out_dir: str | os.PathLike[str] | None, *,
                       scene: Scene | None, resume: bool, overwrite: bool) -> Path:
     """Step 1: fail fast on unknown names and on a run directory this run may not use."""
-    check_names(config, registered_scene=scene is None and config.data.cube_path is None)
+    check_scene_name(config, scene)
     out = choose_run_dir(config, out_dir, resume=resume, overwrite=overwrite)
     if resume:
         check_same_settings(out, config)

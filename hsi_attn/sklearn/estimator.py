@@ -50,6 +50,7 @@ from sklearn.utils.validation import (
 )
 from torch import nn
 
+from hsi_attn.checks import check_int
 from hsi_attn.config import ModelConfig, TrainConfig
 from hsi_attn.data.batches import PatchSource
 from hsi_attn.engine import (
@@ -577,7 +578,7 @@ class HSIClassifier(ClassifierMixin, BaseEstimator):
     def _unflattened_shape(self, n_columns: int) -> tuple[int, int]:
         """(B, p) of 2-D ``X`` with ``n_columns`` columns, from ``n_bands``/``patch_size``."""
         if self.n_bands is not None:
-            n_bands = _positive_int(self.n_bands, "n_bands")
+            n_bands = check_int(self.n_bands, name="n_bands")
             area, rest = divmod(n_columns, n_bands)
             side = math.isqrt(area)
             if rest or side * side != area:
@@ -587,7 +588,7 @@ class HSIClassifier(ClassifierMixin, BaseEstimator):
                 )
             return n_bands, side
         if self.patch_size is not None:
-            side = _positive_int(self.patch_size, "patch_size")
+            side = check_int(self.patch_size, name="patch_size")
             n_bands, rest = divmod(n_columns, side * side)
             if rest or n_bands == 0:
                 raise ValueError(
@@ -598,9 +599,15 @@ class HSIClassifier(ClassifierMixin, BaseEstimator):
         return n_columns, 1
 
     def _check_parameters(self) -> None:
-        """Checks the engine and model factory do not make themselves."""
-        _positive_int(self.epochs, "epochs")
-        _positive_int(self.batch_size, "batch_size")
+        """Check the parameters before anything is built.
+
+        The training parameters are checked by building their
+        :class:`~hsi_attn.config.TrainConfig` now, and the model's by its
+        :class:`~hsi_attn.config.ModelConfig` when the patch size is known; both raise
+        ValueError with the accepted values. The estimator's own parameters are checked
+        here.
+        """
+        self._train_config(0)
         if not isinstance(self.early_stopping, (bool, np.bool_)):
             raise ValueError(f"early_stopping must be True or False, got {self.early_stopping!r}")
         if self.early_stopping and not (
@@ -612,10 +619,6 @@ class HSIClassifier(ClassifierMixin, BaseEstimator):
             )
         if isinstance(self.verbose, bool) or not isinstance(self.verbose, numbers.Integral):
             raise ValueError(f"verbose must be an int (0, 1 or 2), got {self.verbose!r}")
-        for name in ("lr", "weight_decay"):
-            value = getattr(self, name)
-            if isinstance(value, bool) or not isinstance(value, numbers.Real) or value < 0:
-                raise ValueError(f"{name} must be a non-negative number, got {value!r}")
 
     def _draw_seed(self) -> int:
         if isinstance(self.random_state, numbers.Integral) and not isinstance(
@@ -640,9 +643,9 @@ class HSIClassifier(ClassifierMixin, BaseEstimator):
     def _train_config(self, seed: int, **changes: Any) -> TrainConfig:
         config = TrainConfig(
             epochs=self.epochs,
-            batch_size=int(self.batch_size),
-            lr=float(self.lr),
-            weight_decay=float(self.weight_decay),
+            batch_size=self.batch_size,
+            lr=self.lr,
+            weight_decay=self.weight_decay,
             optimizer=self.optimizer,
             precision=self.precision,
             device=self.device,
@@ -748,12 +751,6 @@ def holdout_split(
             f"for {len(y)} samples; change it or set early_stopping=False"
         )
     return np.sort(train), np.sort(val)
-
-
-def _positive_int(value: Any, name: str) -> int:
-    if isinstance(value, bool) or not isinstance(value, numbers.Integral) or value < 1:
-        raise ValueError(f"{name} must be a positive int, got {value!r}")
-    return int(value)
 
 
 def _describe_change(old: ModelConfig, new: ModelConfig) -> str:

@@ -24,13 +24,13 @@ import dataclasses
 import difflib
 import json
 import os
-from collections.abc import Mapping, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-from hsi_attn.config import RunConfig
-from hsi_attn.layers import accepted_options, attention_class
+from hsi_attn.config import ModelConfig, RunConfig, TrainConfig, check_setting
+from hsi_attn.layers import accepted_options
 
 if TYPE_CHECKING:
     import optuna
@@ -61,20 +61,35 @@ class SearchSpace:
     patch_sizes: tuple[int, ...] = ()
 
     def __post_init__(self) -> None:
-        for name in self.attentions:
-            attention_class(name)  # ValueError with close matches for an unknown name
-        if len(set(self.attentions)) != len(self.attentions):
-            raise ValueError(f"search space: attention lists a name twice: {list(self.attentions)}")
-        _check_choices("reduction", self.reductions, lambda r: isinstance(r, int) and r >= 1,
-                       "integers >= 1 such as 2, 4, 8, 16, 32")
-        _check_choices("kernel_size", self.kernel_sizes,
-                       lambda k: k == "adaptive" or (isinstance(k, int) and k >= 1 and k % 2 == 1),
-                       '"adaptive" or odd integers such as 1, 3, 5')
-        _check_choices("patch_size", self.patch_sizes,
-                       lambda p: isinstance(p, int) and p >= 1 and p % 2 == 1,
-                       "odd integers such as 7, 9, 11", allow_empty=True)
-        _check_bounds("lr", self.lr)
-        _check_bounds("weight_decay", self.weight_decay)
+        # Every candidate must be a valid setting: the configuration's own checks decide.
+        self._canonical("attention", "attentions",
+                        lambda name: ModelConfig(attention=name).attention, allow_empty=True)
+        self._canonical("reduction", "reductions",
+                        lambda r: check_setting(ModelConfig, "reduction", r))
+        self._canonical("kernel_size", "kernel_sizes",
+                        lambda k: check_setting(ModelConfig, "kernel_size", k))
+        self._canonical("patch_size", "patch_sizes",
+                        lambda p: check_setting(ModelConfig, "patch_size", p), allow_empty=True)
+        _check_bounds("lr", self.lr, TrainConfig)
+        _check_bounds("weight_decay", self.weight_decay, TrainConfig)
+
+    def _canonical(self, name: str, attribute: str, check: Callable[[Any], Any],
+                   *, allow_empty: bool = False) -> None:
+        """Check the candidates of ``attribute`` and store them in canonical form."""
+        values = getattr(self, attribute)
+        if not values and not allow_empty:
+            raise ValueError(f"search space: {name} needs at least one value")
+        canonical = []
+        for value in values:
+            try:
+                canonical.append(check(value))
+            except ValueError as error:
+                raise ValueError(
+                    f"search space: {name} value {value!r} is not valid: {error}"
+                ) from None
+        if len(set(canonical)) != len(canonical):
+            raise ValueError(f"search space: {name} lists a value twice: {list(values)}")
+        object.__setattr__(self, attribute, tuple(canonical))
 
     def with_attentions(self, attentions: Sequence[str]) -> SearchSpace:
         """A copy choosing among ``attentions`` (e.g. from the command line)."""
@@ -96,21 +111,15 @@ _FILE_KEYS = {
 }
 
 
-def _check_choices(name: str, values: tuple[Any, ...], ok: Any, accepted: str,
-                   *, allow_empty: bool = False) -> None:
-    if not values and not allow_empty:
-        raise ValueError(f"search space: {name} needs at least one value ({accepted})")
-    bad = [v for v in values if isinstance(v, bool) or not ok(v)]
-    if bad:
-        raise ValueError(f"search space: {name} values {bad!r} are not valid; use {accepted}")
-    if len(set(values)) != len(values):
-        raise ValueError(f"search space: {name} lists a value twice: {list(values)}")
-
-
-def _check_bounds(name: str, bounds: tuple[float, float]) -> None:
-    if (len(bounds) != 2 or not all(isinstance(b, (int, float)) and not isinstance(b, bool)
-                                    for b in bounds)
-            or not 0 < bounds[0] <= bounds[1]):
+def _check_bounds(name: str, bounds: tuple[float, float], cls: type) -> None:
+    if len(bounds) == 2:
+        for bound in bounds:
+            try:
+                check_setting(cls, name, bound)
+            except ValueError as error:
+                raise ValueError(f"search space: {name} bound {bound!r} is not valid: "
+                                 f"{error}") from None
+    if len(bounds) != 2 or not 0 < bounds[0] <= bounds[1]:
         raise ValueError(
             f"search space: {name} must be [low, high] with 0 < low <= high (log scale), "
             f"got {list(bounds)!r}"

@@ -94,14 +94,10 @@ def default_study_name(scene_name: str, base: RunConfig, space: SearchSpace) -> 
     return f"{scene_name}-{base.model.name}-{attentions}"
 
 
-# Where and how fast a trial runs, not what it computes: may differ between the
-# processes and machines of one study (as between a run and its resumption).
-_MAY_DIFFER = ("device", "compile", "precision", "eval_batch_size")
-
-
 def _settings(scene_name: str, base: RunConfig, space: SearchSpace) -> dict[str, Any]:
-    config = base.to_dict()
-    config["train"] = {k: v for k, v in config["train"].items() if k not in _MAY_DIFFER}
+    # Where and how fast a trial runs (the settings that may change on resume) may
+    # differ between the processes and machines of one study.
+    config = base.without_resumable()
     return json.loads(json.dumps({"scene": scene_name, "base_config": config,
                                   "search_space": space.to_dict()}))
 
