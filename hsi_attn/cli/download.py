@@ -26,6 +26,8 @@ def run(args: argparse.Namespace) -> int:
     """Fetch the scene's missing files, verify all of them and say where they are."""
     from hsi_attn.data import load_scene, locate_scene
 
+    if args.root is not None:  # the destination: created, as a download into it would
+        args.root.expanduser().mkdir(parents=True, exist_ok=True)
     before = locate_scene(args.scene, root=args.root)
     scene = load_scene(args.scene, root=args.root, download=True)
     after = locate_scene(scene.name, root=args.root)
