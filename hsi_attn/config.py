@@ -159,7 +159,8 @@ class DataConfig:
     """
 
     scene: str = setting("indian_pines", kind="str", help="scene name (see hsi-attn scenes); "
-                         "with --cube, the name given to your cube", check=check_text)
+                         "with --cube, the name given to your cube (default: its file stem)",
+                         check=check_text)
     split: str = setting("random", kind="str", choices=("random", "disjoint"),
                          help="random per class, or spatially disjoint blocks")
     train_size: float | int = setting(0.1, kind="fraction_or_count",

@@ -15,11 +15,12 @@ from __future__ import annotations
 import os
 from collections.abc import Callable
 from dataclasses import dataclass
+from pathlib import Path
 
 import numpy as np
 import torch
 
-from hsi_attn.config import RunConfig
+from hsi_attn.config import DataConfig, RunConfig
 from hsi_attn.data import Scene, get_manifest, load_scene, load_user_scene, splits
 from hsi_attn.data.batches import PatchSource
 from hsi_attn.data.patches import PatchSampler
@@ -86,8 +87,10 @@ def load_run_scene(config: RunConfig, scene: Scene | None, root: str | os.PathLi
                 f"training on your own cube {data.cube_path!r} needs its ground truth: "
                 "pass --gt FILE (0 = unlabelled, classes 1..K)"
             )
+        # A cube is called by its file stem unless --scene names it.
+        name = data.scene if data.scene != DataConfig.scene else Path(data.cube_path).stem
         return load_user_scene(data.cube_path, data.gt_path, cube_variable=data.cube_variable,
-                               gt_variable=data.gt_variable, name=data.scene)
+                               gt_variable=data.gt_variable, name=name)
     return load_scene(data.scene, root=root, download=download)
 
 
