@@ -42,7 +42,7 @@ FENCE = re.compile(r"^```(\w*)\n(.*?)^```", re.MULTILINE | re.DOTALL)
 DOTTED = re.compile(r"(?<![\w./])hsi_attn(?:\.[A-Za-z_]\w*)+")
 PATH = re.compile(r"(?<![\w./-])(?:experiments|hsi_attn|tests|data_manifests)/[\w./*<>-]*")
 CITATION = re.compile(r"`([\w./-]+\.(?:json|md|txt|csv))`:")
-NUMBER = re.compile(r"(?<![\w.])(\d+(?:\.\d+)?)(?![\w])(\s*(?:%|ms\b|s\b|x\b))?")
+NUMBER = re.compile(r"(?<![\w.])(\d+(?:\.\d+)?)(\s*(?:%|ms\b|s\b)|x\b|(?!\w))")
 STRAY_FIGURE = re.compile(r"(?<![\w.])\d+(?:\.\d+\s*%|(?:\.\d+)?\s*(?:ms|s)\b|(?:\.\d+)?x\b)")
 
 
@@ -221,7 +221,7 @@ def test_every_cited_path_exists(cited: str) -> None:
         assert (ROOT / fixed).exists(), f"README cites {cited}, which does not exist"
 
 
-@pytest.mark.parametrize("command", hsi_attn_commands())
+@pytest.mark.parametrize("command", hsi_attn_commands(), ids=lambda c: c[:60])
 def test_every_command_parses(command: str) -> None:
     from hsi_attn.cli import build_parser
 
