@@ -75,14 +75,16 @@ def resolve(dotted: str) -> object:
 
 def dotted_names() -> list[str]:
     names = {m for span in inline_code() for m in DOTTED.findall(span)}
-    names |= {m for block in code_blocks("python") for m in DOTTED.findall(block)}
+    names |= {m for block in code_blocks() for m in DOTTED.findall(block)}
     return sorted(names)
 
 
 def python_imports() -> list[tuple[str, str | None]]:
-    """``(module, name)`` for every hsi_attn import in a Python block (name None: module)."""
+    """``(module, name)`` for every hsi_attn import in a Python block or a backtick span
+    (name None: a module)."""
+    spans = [s for s in inline_code() if re.match(r"(from|import) hsi_attn\b", s)]
     found = []
-    for block in code_blocks("python"):
+    for block in code_blocks("python") + spans:
         for node in ast.walk(ast.parse(block)):
             if isinstance(node, ast.ImportFrom) and (node.module or "").startswith("hsi_attn"):
                 found += [(node.module, alias.name) for alias in node.names]
