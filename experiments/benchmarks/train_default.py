@@ -6,7 +6,14 @@ run directory, then prints one JSON line and writes it atomically to
 ``experiments/benchmarks/results/train_default.json``:
 
     wall_seconds, fit_seconds, predict_seconds, train_samples_per_second, epochs_run,
-    oa, aa, kappa, n_train, n_test, device, torch threads, command, versions.
+    oa, aa, kappa, n_train, n_test, device, torch threads, the machine's load average
+    before and after, command, versions.
+
+README.md quotes this file's ``fit_seconds``, ``oa``, ``aa`` and ``kappa`` (checked by
+tests/test_readme.py): after rerunning, update the one sentence there that cites it.
+Times are only comparable on a quiet machine; ``load_average_before`` /
+``load_average_after`` (1, 5 and 15 minute averages from ``os.getloadavg``) say how
+quiet it was.
 
 The scene is found the usual way (``--root``, ``HSI_ATTN_DATA``, cache, tensorly copy).
 Goal (issue 4): wall time <= 600 s on a 2-core CPU, OA >= 95 % at 10 % random training.
@@ -41,11 +48,13 @@ def run(extra: list[str]) -> dict[str, object]:
     with tempfile.TemporaryDirectory(prefix="hsi-attn-bench-") as tmp:
         out = Path(tmp) / "run"
         argv = ["train", "--out", str(out), "--quiet", *extra]
+        load_before = os.getloadavg()
         started = time.perf_counter()
         # The CLI's result table goes to stderr so stdout holds only the JSON line.
         with contextlib.redirect_stdout(sys.stderr):
             code = hsi_attn_main(argv)
         wall = time.perf_counter() - started
+        load_after = os.getloadavg()
         if code != 0:
             raise SystemExit(f"hsi-attn {' '.join(argv)} failed with exit status {code}")
         metrics = json.loads((out / "metrics.json").read_text())
@@ -73,6 +82,8 @@ def run(extra: list[str]) -> dict[str, object]:
         "device": metrics["device"],
         "torch_threads": torch.get_num_threads(),
         "cpu_count": os.cpu_count(),
+        "load_average_before": [round(x, 2) for x in load_before],
+        "load_average_after": [round(x, 2) for x in load_after],
         "platform": platform.platform(),
         "hsi_attn_version": hsi_attn.__version__,
         "torch_version": torch.__version__,
