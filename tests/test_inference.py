@@ -13,10 +13,8 @@ from torch import nn
 
 from hsi_attn.data.patches import PatchSampler
 from hsi_attn.inference import dense_tile_size, predict_scene, tile_grid
-from hsi_attn.models import DenseCapable, Hamida3d, ResNet3d, create_model
-from hsi_attn.models.dense import box_filter
-from hsi_attn.models.reference_form import reference_form
-from hsi_attn.models.spectral_matrices import block_lowerable
+from hsi_attn.models import DenseCapable, Hamida3d, ResNet3d, create_model, forward_flops
+from hsi_attn.models.dense.box_filter import box_filter
 
 ATTENTIONS = ["none", "se3d", "se_band", "eca_band", "eca_band_conv", "eca_dual", "cbam_band", "danet3d"]
 PATCH_SIZES = [1, 5, 9, 11]
@@ -91,15 +89,15 @@ def test_dense_equals_patch_on_a_random_cube(family: str, attention: str, patch_
 
 @pytest.mark.parametrize("attention", ATTENTIONS)
 @pytest.mark.parametrize("patch_size", PATCH_SIZES)
-def test_dense_equals_patch_with_the_head_in_reference_form(attention: str, patch_size: int) -> None:
-    # The flagship's head runs as matrix products on short band axes (8 bands here) and
-    # the window average as a convolution; long band axes, and FLOP counting, keep the
-    # reference form (convolutions, average pooling): cover that path too.
-    model = randomized(FAMILIES["resnet3d"](8, patch_size, attention), seed=50 + patch_size)
-    cube = np.random.default_rng(patch_size).normal(size=(13, 11, 8)).astype(np.float32)
-    with reference_form():
-        assert not block_lowerable(model.head.blocks[0], 2)
-        assert_dense_equals_patch(model, cube, patch_size)
+def test_the_reference_twin_equals_the_patch_model(attention: str, patch_size: int) -> None:
+    # predict_scene runs the fused twin (head as matrix products on these 8 bands, box
+    # filter as a convolution); the reference twin, which FLOP counts run, must be exact too.
+    model = calibrated(randomized(FAMILIES["resnet3d"](8, patch_size, attention), seed=50 + patch_size),
+                       np.random.default_rng(patch_size).normal(size=(13, 11, 8)).astype(np.float32), patch_size)
+    cube = torch.randn(1, 1, 8, 6 + patch_size - 1, 5 + patch_size - 1, dtype=torch.float64,
+                       generator=torch.Generator().manual_seed(patch_size))
+    with torch.no_grad():
+        torch.testing.assert_close(model.dense_twin()(cube), patch_logits(model, cube), rtol=0, atol=1e-10)
 
 
 @pytest.fixture(scope="module")
@@ -142,41 +140,35 @@ def test_box_filter_is_the_mean_of_every_window(r: int, extra_h: int, extra_w: i
                     generator=torch.Generator().manual_seed(seed))
     expected = nn.functional.avg_pool3d(x, (1, r, r), stride=1)
     torch.testing.assert_close(box_filter(x, r), expected, rtol=0, atol=1e-12)
-    with reference_form():
-        torch.testing.assert_close(box_filter(x, r), expected, rtol=0, atol=1e-12)
 
 
-def test_the_window_average_counts_no_flops_in_reference_form() -> None:
-    from torch.utils.flop_counter import FlopCounterMode
-
-    x = torch.randn(1, 4, 3, 12, 12)
-    with FlopCounterMode(display=False) as fast:
-        box_filter(x, 5)
-    with reference_form(), FlopCounterMode(display=False) as reference:
-        box_filter(x, 5)
-    # The patch model's window mean is not counted either: both forms count alike.
-    assert fast.get_total_flops() > 0
-    assert reference.get_total_flops() == 0
+def test_only_the_fused_twin_counts_flops_for_the_window_average() -> None:
+    # The patch model's window mean is not counted; the reference twin's average
+    # pooling is not either, so both count alike. The box filter's convolution is.
+    model = create_model("resnet3d", n_bands=8, n_classes=3, patch_size=9).eval()
+    features = torch.randn(1, 16, 2, 12, 12)
+    assert forward_flops(model.dense_twin().window_average, features) == 0
+    assert forward_flops(model.fused_twin().window_average, features) > 0
 
 
 def test_tile_size_follows_the_memory_budget() -> None:
-    twin = create_model("resnet3d", n_bands=20, n_classes=4, patch_size=9).dense_twin()
+    twin = create_model("resnet3d", n_bands=20, n_classes=4, patch_size=9).eval().fused_twin()
     small = dense_tile_size(twin, n_bands=20, patch_size=9, max_memory=1 << 20)
     large = dense_tile_size(twin, n_bands=20, patch_size=9, max_memory=1 << 28)
     assert 1 <= small < large
 
 
 def test_the_tile_probe_runs_once_per_model_and_budget(monkeypatch: pytest.MonkeyPatch) -> None:
-    import hsi_attn.inference.scene as inference
+    import hsi_attn.inference.tiles as tiles
 
     calls: list[int] = []
-    probe = inference.dense_tile_size
+    probe = tiles.dense_tile_size
 
     def counting_probe(*args: object, **kwargs: object) -> int:
         calls.append(1)
         return probe(*args, **kwargs)  # type: ignore[arg-type]
 
-    monkeypatch.setattr(inference, "dense_tile_size", counting_probe)
+    monkeypatch.setattr(tiles, "dense_tile_size", counting_probe)
     model = create_model("resnet3d", n_bands=6, n_classes=3, patch_size=5)
     cube = np.random.default_rng(0).normal(size=(9, 9, 6)).astype(np.float32)
     first = predict_scene(model, cube, patch_size=5, method="dense")
@@ -192,7 +184,7 @@ def test_a_small_memory_budget_gives_many_tiles_and_the_same_map() -> None:
     model = randomized(FAMILIES["resnet3d"](8, 5, "cbam_band"), seed=1)
     cube = np.random.default_rng(1).normal(size=(16, 16, 8)).astype(np.float32)
     budget = 40_000
-    tile = dense_tile_size(model.dense_twin(), n_bands=8, patch_size=5, max_memory=budget)
+    tile = dense_tile_size(model.fused_twin(), n_bands=8, patch_size=5, max_memory=budget)
     assert len(list(tile_grid(16, 16, tile))) >= 4
     np.testing.assert_allclose(
         predict_scene(model, cube, patch_size=5, method="dense", max_memory=budget),
@@ -295,18 +287,27 @@ def test_non_finite_cube_is_refused(model: nn.Module) -> None:
         predict_scene(model, cube, patch_size=5)
 
 
+def patch_logits(model: nn.Module, cube: torch.Tensor) -> torch.Tensor:
+    """The patch model's logits ``(1, K, H, W)`` for every window of a padded cube."""
+    p, bands = model.patch_size, cube.shape[2]
+    windows = cube.unfold(3, p, 1).unfold(4, p, 1)  # (1, 1, B, H, W, p, p)
+    height, width = windows.shape[3:5]
+    patches = windows.permute(0, 3, 4, 1, 2, 5, 6).reshape(height * width, 1, bands, p, p)
+    return model(patches).reshape(1, height, width, -1).permute(0, 3, 1, 2)
+
+
 @pytest.mark.parametrize("height", [1, 2, 3, 4, 7])
-def test_dense_twin_equals_the_patch_model_for_any_output_height(height: int) -> None:
+def test_both_twins_equal_the_patch_model_for_any_output_height(height: int) -> None:
+    # Odd and even heights: the fused twin runs a single cube as two overlapping halves.
     p, width, bands = 5, 3, 6
     model = randomized(FAMILIES["resnet3d"](bands, p, "se_band"), seed=height)
     cube = torch.randn(1, 1, bands, height + p - 1, width + p - 1, dtype=torch.float64)
     with torch.no_grad():
-        dense = model.dense_twin()(cube)
-        windows = cube.unfold(3, p, 1).unfold(4, p, 1)  # (1, 1, B, H, W, p, p)
-        patches = windows.permute(0, 3, 4, 1, 2, 5, 6).reshape(height * width, 1, bands, p, p)
-        expected = model(patches).reshape(height, width, -1).permute(2, 0, 1)
-    assert dense.shape == (1, 4, height, width)
-    torch.testing.assert_close(dense[0], expected, rtol=0, atol=1e-10)
+        expected = patch_logits(model, cube)
+        for twin in (model.dense_twin(), model.fused_twin()):
+            dense = twin(cube)
+            assert dense.shape == (1, 4, height, width)
+            torch.testing.assert_close(dense, expected, rtol=0, atol=1e-10)
 
 
 @pytest.mark.cuda

@@ -151,6 +151,43 @@ def test_dense_profile_refuses_patch_only_models() -> None:
         dense_profile(create_model("hybridsn", n_bands=16, n_classes=3, patch_size=9))  # type: ignore[arg-type]
 
 
+# FLOPs the code before issue 13 reported (counting its twin in a "reference form" that
+# a flag read inside forward passes switched on): 30 bands, 16 classes, default options.
+# Keys: (family, p, attention); values: (per patch, dense per pixel on the 16 x 16 probe).
+RECORDED_FLOPS = {
+    ("resnet3d", 11, "eca_band"): (14712576.0, 581436.0),
+    ("resnet3d", 5, "danet3d"): (1285888.0, 388528.0),
+    ("resnet3d", 1, "none"): (120576.0, 120576.0),
+    ("hamida3d", 11, "eca_band"): (31228820.0, 1271138.75),
+    ("hamida3d", 9, "cbam_band"): (16487380.0, 1076792.5),
+}
+
+
+@pytest.mark.parametrize(("name", "patch_size", "attention"), sorted(RECORDED_FLOPS))
+def test_flop_counts_are_those_recorded_before(name: str, patch_size: int, attention: str) -> None:
+    model = create_model(name, n_bands=30, n_classes=16, patch_size=patch_size, attention=attention)
+    per_patch, per_pixel = RECORDED_FLOPS[name, patch_size, attention]
+    assert profile(model, (1, 1, 30, patch_size, patch_size))["flops_per_patch"] == per_patch
+    assert dense_profile(model)["flops_per_pixel"] == per_pixel
+
+
+def test_the_full_scene_count_differs_from_the_recorded_one_by_padding_positions_only() -> None:
+    # On 145 x 145 the old count ran two copies of the scene (42,050 positions) through a
+    # head that packed positions into 4 x 4 blocks, padding 14 of them with zeros, and
+    # counted the head on those too. The reference twin counts every real position once.
+    from hsi_attn.config import ModelConfig
+
+    config = ModelConfig()
+    model = create_model(config.name, n_bands=30, n_classes=16, patch_size=config.patch_size,
+                         attention=config.attention, attention_kwargs=config.attention_kwargs())
+    positions = 2 * 145 * 145
+    head_per_position = profile(model.head, (1, 16, 8, 1, 1))["flops_per_patch"]
+    assert head_per_position == 118784  # two blocks of two (7, 1, 1) convs, and the classifier
+    counted = dense_profile(model, height=145, width=145)["flops_per_pixel"]
+    recorded = 363936.94211652793
+    assert counted * positions + 14 * head_per_position == pytest.approx(recorded * positions, rel=1e-12)
+
+
 @pytest.mark.filterwarnings("ignore:TF32 acceleration on top of oneDNN")
 @pytest.mark.parametrize("bands", [5, 6, 7, 8, 30])
 @pytest.mark.parametrize("stride", [1, 2, 4])

@@ -10,15 +10,15 @@ from torch import nn
 from torch.utils.flop_counter import FlopCounterMode
 
 from hsi_attn.layers import BasicBlock3d
-from hsi_attn.models import ResNet3d
+from hsi_attn.models import ResNet3d, forward_flops
 from hsi_attn.models.band_padded_conv import BandPaddedConv3d
-from hsi_attn.models.profile import forward_flops
-from hsi_attn.models.reference_form import reference_form
-from hsi_attn.models.spectral_matrices import (
+from hsi_attn.models.dense.cpu_choices import in_chunks, in_two_halves, two_halves
+from hsi_attn.models.dense.positionwise import EveryPosition, PackedPositions
+from hsi_attn.models.dense.spectral_matrices import (
+    MatrixHead,
     band_matrix,
     block_lowerable,
     conv_bn_rows,
-    in_chunks,
     lower_block,
     lowerable,
 )
@@ -110,9 +110,23 @@ def test_long_band_axes_and_training_mode_keep_the_convolutions() -> None:
     assert block_lowerable(block, 14)  # D / k = 2: at the limit
     assert not block_lowerable(block, 15)
     assert not block_lowerable(block.train(), 8)
-    with reference_form():
-        assert not block_lowerable(block.eval(), 8)
-    assert block_lowerable(block, 8)
+    assert block_lowerable(block.eval(), 8)
+
+
+@pytest.mark.parametrize(("bands", "form"), [(12, MatrixHead), (120, PackedPositions)])
+@pytest.mark.parametrize("attention", ["eca_band", "cbam_band", "danet3d"])
+def test_the_head_in_its_inference_form_equals_the_head_on_every_position(
+    bands: int, form: type, attention: str
+) -> None:
+    torch.manual_seed(4)
+    model = ResNet3d(bands, 5, patch_size=5, attention=attention, width=4,
+                     attention_kwargs={"reduction": 2, "kernel_size": 3}).double().eval()
+    randomize_batch_norm(model, 4)
+    features = torch.randn(2, 4, model.head.depth, 3, 7, dtype=torch.float64)
+    fast = model.head.inference_form()
+    assert type(fast) is form
+    with torch.no_grad():
+        torch.testing.assert_close(fast(features), EveryPosition(model.head)(features), rtol=0, atol=1e-12)
 
 
 def test_chunks_give_the_same_columns() -> None:
@@ -121,14 +135,27 @@ def test_chunks_give_the_same_columns() -> None:
     torch.testing.assert_close(in_chunks(lambda c: weight @ c, columns, chunk=128), weight @ columns)
 
 
-def test_flops_are_counted_in_reference_form() -> None:
+@pytest.mark.parametrize("height", [2, 3, 8])
+def test_two_halves_cover_every_output_row_once(height: int) -> None:
+    p = 5
+    cube = torch.randn(1, 1, 3, height + p - 1, 4 + p - 1)
+    halves = two_halves(cube, p)
+    assert halves.shape[0] == 2 and halves.shape[3] == (height + 1) // 2 + p - 1
+
+    def rows(x: torch.Tensor) -> torch.Tensor:  # a stand-in twin: the first band's window sums
+        return x[:, :, 0].unfold(2, p, 1).unfold(3, p, 1).sum(dim=(-2, -1))
+
+    torch.testing.assert_close(in_two_halves(rows, cube, p), rows(cube))
+
+
+def test_flops_are_counted_on_the_reference_twin() -> None:
     model = ResNet3d(12, 4, patch_size=5, attention="eca_band").eval()
-    twin = model.dense_twin()
     cube = torch.zeros(1, 1, 12, 10, 10)
-    with torch.no_grad(), FlopCounterMode(display=False) as matrix_form:
-        twin(cube)
-    with torch.no_grad(), reference_form(), FlopCounterMode(display=False) as conv_form:
-        twin(cube)
-    # D = 3 bands, k = 7: the matrix form skips the padded taps, the convolution counts them.
-    assert matrix_form.get_total_flops() != conv_form.get_total_flops()
-    assert forward_flops(twin, cube) == conv_form.get_total_flops()
+    fused = forward_flops(model.fused_twin(), cube)
+    reference = forward_flops(model.dense_twin(), cube)
+    # D = 3 bands, k = 7: the matrix form skips the padded taps, the convolution counts
+    # them; the fused twin also counts its box filter and its two halves' shared row.
+    assert fused != reference
+    spatial = forward_flops(model.spatial, cube)
+    head = forward_flops(model.head, torch.zeros(1, 16, 3, 1, 1))
+    assert reference == spatial + 6 * 6 * head

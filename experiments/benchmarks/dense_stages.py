@@ -1,15 +1,28 @@
-"""Where dense inference spends its time: the default flagship's twin, stage by stage.
+"""Where dense inference spends its time, and what each part of the fused twin saves.
 
-Runs the steps of ``DenseTwin.forward`` one by one, exactly as the twin does on a CPU
-for a single cube (the two overlapping halves as a batch, each module group of the
-spatial stage with its batch norm folded, the window average, the head), and times each
-with ``time.perf_counter`` (CPU work is synchronous). Also times the head's matrix
-products alone on the same slices, the whole twin and the whole ``predict_scene``. The
-medians of ``--repeats`` passes (after warm-up passes) are reported, with each stage's
-FLOPs where it has any.
+The default flagship's fused twin (``model.fused_twin()``), stage by stage, exactly as
+it runs on a CPU for a single cube: the two overlapping halves as a batch, each module
+of the batch-norm-folded spatial stage, the window average (box filter), the head
+(matrix products); also the head's matrix products alone, the whole twin and the whole
+``predict_scene``. Each with its FLOPs where it has any (counted on the reference
+twin's form of that stage).
 
-Timings depend on shapes, not values, so the cube is random with the default scene's
-shape after the default preprocessing (145 x 145 x 30: Indian Pines, PCA 30).
+Then every part of the fused twin against what it replaces, timed in alternation in
+the same passes (the figures behind :mod:`hsi_attn.models.dense.cpu_choices`):
+
+* the whole twin on the cube as one batch of 1 (no halves);
+* the spatial stage with its batch norms unfolded (the patch model's modules);
+* the window average as ``avg_pool3d`` (the reference twin's), and as the separable
+  box filter (two 1-D passes);
+* the head as convolutions on 4 x 4 packed positions, and on 1 x 1 positions (the
+  reference twin's);
+* the matrix head on all positions at once (no slices);
+* the patch model's forward on a batch of 512 patches, plain and batch-norm-folded
+  (the patch method's work).
+
+The medians of ``--repeats`` passes (after warm-up passes) are reported. Timings depend
+on shapes, not values, so the cube is random with the default scene's shape after the
+default preprocessing (145 x 145 x 30: Indian Pines, PCA 30).
 
 Run:  python experiments/benchmarks/dense_stages.py [--threads N] [--repeats 25]
 Prints one JSON line and writes it to experiments/benchmarks/results/dense_stages.json.
@@ -23,35 +36,33 @@ from collections.abc import Callable
 
 import numpy as np
 import torch
+import torch.nn.functional as F
 from torch import Tensor, nn
-from torch.utils.flop_counter import FlopCounterMode
 
 from common import ensure_stable_allocator, matmul_gflops, provenance, write_result
-from hsi_attn.config import ModelConfig
+from hsi_attn.config import ModelConfig, TrainConfig
 from hsi_attn.inference import predict_scene
-from hsi_attn.models import create_model, forward_flops
-from hsi_attn.models.batch_norm_folding import foldable, run_folded
-from hsi_attn.models.dense import box_filter
-from hsi_attn.models.reference_form import reference_form
-from hsi_attn.models.spectral_matrices import LoweredBlock, in_chunks, lower_block
+from hsi_attn.models import DenseTwin, create_model, fold_batch_norm, forward_flops
+from hsi_attn.models.dense.cpu_choices import in_chunks, two_halves
+from hsi_attn.models.dense.positionwise import PackedPositions
+from hsi_attn.models.dense.spectral_matrices import MatrixHead
 
 
-def module_groups(spatial: nn.Sequential) -> list[tuple[str, nn.Sequential]]:
-    """The spatial stage's children, a convolution and the batch norm it folds kept together."""
-    children = list(spatial.named_children())
-    groups, index = [], 0
-    while index < len(children):
-        name, module = children[index]
-        take = 2 if (
-            isinstance(module, nn.Conv3d) and index + 1 < len(children)
-            and foldable(children[index + 1][1])
-        ) else 1
-        part = children[index : index + take]
-        # A new Sequential starts in training mode; it must not switch the twin's modules.
-        group = nn.Sequential(*(m for _, m in part)).train(spatial.training)
-        groups.append(("+".join(f"{n}:{type(m).__name__}" for n, m in part), group))
-        index += take
-    return groups
+def separable_box_filter(x: Tensor, r: int) -> Tensor:
+    """The window average as two 1-D passes (a mean over r rows, then over r columns)."""
+    n, c, d, h, w = x.shape
+    rows = torch.full((c * d, 1, r, 1), 1.0 / r, dtype=x.dtype, device=x.device)
+    planes = F.conv2d(x.reshape(n, c * d, h, w), rows, groups=c * d)
+    planes = F.conv2d(planes, rows.reshape(c * d, 1, 1, r), groups=c * d)
+    return planes.reshape(n, c, d, h - r + 1, w - r + 1)
+
+
+def spatial_steps(spatial: nn.Sequential) -> list[tuple[str, nn.Module]]:
+    """The folded spatial stage's children, each folded batch norm (an Identity) dropped."""
+    return [
+        (f"{name}:{type(module).__name__}", module)
+        for name, module in spatial.named_children() if not isinstance(module, nn.Identity)
+    ]
 
 
 def main() -> None:
@@ -71,16 +82,19 @@ def main() -> None:
         config.name, n_bands=bands, n_classes=16, patch_size=p,
         attention=config.attention, attention_kwargs=config.attention_kwargs(),
     ).eval()
-    twin = model.dense_twin()
+    twin, reference = model.fused_twin(), model.dense_twin()
+    if not isinstance(twin.spatial, nn.Sequential) or not isinstance(twin.head, MatrixHead):
+        raise RuntimeError("the default flagship's fused twin is not laid out as this script expects")
+    one_batch = DenseTwin(twin.spatial, twin.window_average, twin.head, net=model, halves=False)
+    packed = PackedPositions(model.head)
+    folded_model = fold_batch_norm(model)
     training_before = [module.training for module in model.modules()]
     cube = np.random.default_rng(0).standard_normal((height, width, bands)).astype(np.float32)
     half = p // 2
     padded = np.pad(cube, ((half, half), (half, half), (0, 0)), mode="reflect")
     scene = torch.from_numpy(padded).permute(2, 0, 1)[None, None]
-
-    top = (height + 1) // 2
-    rows = top + p - 1
-    groups = module_groups(twin.spatial)
+    patches = torch.randn(TrainConfig().eval_batch_size, 1, bands, p, p)
+    steps = spatial_steps(twin.spatial)
     times: dict[str, list[float]] = {}
     flops: dict[str, float] = {}
 
@@ -92,38 +106,48 @@ def main() -> None:
         return out
 
     def products(columns: Tensor) -> Tensor:
-        """The head's matrix products alone, on one slice of columns."""
-        for block in lowered:
+        """The matrix head's products alone, on one slice of columns."""
+        for block in twin.head.lowered:
             columns = torch.addmm(block.conv1[1], block.conv1[0], columns)
             columns = torch.addmm(block.conv2[1], block.conv2[0], columns)
-        weight, bias = twin.head.classifier.weight, twin.head.classifier.bias
+        weight, bias = model.head.classifier.weight, model.head.classifier.bias
         return torch.addmm(bias[:, None], weight, columns)
 
-    lowered: list[LoweredBlock] = []
+    def unsliced(x: Tensor) -> Tensor:
+        """The matrix head on all positions of each sample at once."""
+        n, c, d, h, w = x.shape
+        return torch.stack([twin.head._columns(s.reshape(c * d, h * w)) for s in x]).reshape(n, -1, h, w)
+
     with torch.inference_mode():
         for step in range(args.warmup + args.repeats):
             record = step >= args.warmup
             timed("predict_scene", lambda: torch.from_numpy(
                 predict_scene(model, cube, patch_size=p, method="dense")), record)
             timed("twin", lambda: twin(scene), record)
-            x = timed("halves", lambda: torch.cat(
-                [scene[..., :rows, :], scene[..., scene.shape[3] - rows :, :]]), record)
-            for name, group in groups:
+            x = halves = timed("halves", lambda: two_halves(scene, p), record)
+            for name, module in steps:
                 if step == 0:
-                    flops[name] = forward_flops(group, x)
-                x = timed(name, lambda g=group, v=x: run_folded(g, v), record)
+                    flops[name] = forward_flops(module, x)
+                x = timed(name, lambda m=module, v=x: m(v), record)
             features = x
-            boxed = timed("window average", lambda: box_filter(features, twin.window), record)
-            timed("head", lambda: twin.head.positionwise(boxed), record)
+            boxed = timed("window average", lambda: twin.window_average(features), record)
+            timed("head", lambda: twin.head(boxed), record)
             if step == 0:
-                with reference_form(), FlopCounterMode(display=False) as counter:
-                    twin.head.positionwise(boxed)
-                flops["head"] = counter.get_total_flops()
-                lowered = [lower_block(block, boxed.shape[2]) for block in twin.head.blocks]
+                flops["head"] = forward_flops(reference.head, boxed)
             timed("head: matrix products alone", lambda: [
-                in_chunks(products, sample.reshape(-1, sample.shape[2] * sample.shape[3]))
-                for sample in boxed
+                in_chunks(products, s.reshape(-1, s.shape[2] * s.shape[3])) for s in boxed
             ], record)
+            # What each part saves: the alternative it replaces, in the same passes.
+            timed("alt: twin on one cube (no halves)", lambda: one_batch(scene), record)
+            timed("alt: spatial stage folded", lambda: twin.spatial(halves), record)
+            timed("alt: spatial stage unfolded", lambda: reference.spatial(halves), record)
+            timed("alt: window average as avg_pool3d", lambda: reference.window_average(features), record)
+            timed("alt: window average separable", lambda: separable_box_filter(features, model.window), record)
+            timed("alt: head on 4x4 packed positions", lambda: packed(boxed), record)
+            timed("alt: head on 1x1 positions", lambda: reference.head(boxed), record)
+            timed("alt: matrix head unsliced", lambda: unsliced(boxed), record)
+            timed("alt: patch forward, 512 patches, plain", lambda: model(patches), record)
+            timed("alt: patch forward, 512 patches, folded", lambda: folded_model(patches), record)
     if [module.training for module in model.modules()] != training_before:
         raise RuntimeError("a module changed training mode during the measurement")
     matmul = matmul_gflops(torch.device("cpu"))
@@ -137,7 +161,7 @@ def main() -> None:
         "stage_order": list(times),
         "stage_flops": flops,
         "stage_gflops_per_s": {name: flops[name] / stages[name] / 1e6 for name in flops if flops[name]},
-        "dense_flops_one_pass": forward_flops(twin, scene.expand(2, -1, -1, -1, -1)) / 2,
+        "dense_flops_one_pass": forward_flops(reference, scene),
         "matmul_gflops": matmul,
         **provenance(torch.device("cpu")),
     }

@@ -8,9 +8,10 @@ Measured in one process, on the same model and cube:
   (counted on the whole scene, halo included) -- the most work dense can remove;
 * dense GFLOP/s against a large float32 matrix multiply measured in the same process,
   and how far dense is above its physical floor (its FLOPs at the matmul rate). Dense
-  FLOPs are the model's arithmetic for one pass over the padded scene: the extra rows
-  the twin computes when it splits a cube into two overlapping halves are reported
-  separately (``dense_executed_*``) and not credited;
+  FLOPs are the model's arithmetic for one pass over the padded scene (counted on the
+  reference twin): the extra rows the fused twin computes when it splits a cube into
+  two overlapping halves are reported separately (``dense_executed_*``) and not
+  credited;
 * a naive loop of single-patch forward passes on a pixel subsample, per pixel, to show
   the batched patch method is at least that fast;
 * the largest difference between the two probability maps.
@@ -49,6 +50,7 @@ from hsi_attn.models import (
     list_models,
     profile,
 )
+from hsi_attn.models.dense.cpu_choices import two_halves
 
 
 def redundancy_factors(bands: int, n_classes: int, height: int, width: int,
@@ -107,11 +109,13 @@ def main() -> None:
     half = p // 2
     padded = np.pad(cube, ((half, half), (half, half), (0, 0)), mode="reflect")
     scene_tensor = torch.from_numpy(np.ascontiguousarray(padded.transpose(2, 0, 1)))[None, None]
-    # Dense FLOPs: one pass over the padded scene (dense_profile). A single cube runs as
-    # two overlapping halves (a faster convolution kernel); that overlap is extra work,
-    # reported as "executed" and not credited.
+    # Dense FLOPs: the reference twin's pass over the padded scene (dense_profile). On a
+    # CPU the fused twin runs a single cube as two overlapping halves (a faster
+    # convolution kernel); that overlap is extra work, reported as "executed" and not
+    # credited.
     dense_flops = dense_profile(model, height=height, width=width)["flops_per_pixel"] * pixels
-    executed_flops = forward_flops(model.dense_twin(), scene_tensor.to(device))
+    executed = two_halves(scene_tensor, p) if device.type == "cpu" else scene_tensor
+    executed_flops = forward_flops(model.dense_twin(), executed.to(device))
     redundancy = per_patch * pixels / dense_flops
 
     matmul = matmul_gflops(device)

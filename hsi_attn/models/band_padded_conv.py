@@ -52,8 +52,8 @@ class BandPaddedConv3d(nn.Conv3d):
         self.band_padding = band_padding
 
     def _conv_forward(self, x: Tensor, weight: Tensor, bias: Tensor | None) -> Tensor:
-        # nn.Conv3d.forward calls this with the module's own parameters; callers that
-        # fold batch norm call it with folded ones (see batch_norm_folding).
+        # nn.Conv3d.forward calls this with the module's parameters; a batch-norm-folded
+        # copy (hsi_attn.models.dense.folding) has folded ones and pads the same way.
         q = self.band_padding
         if q:
             x = F.pad(x, (0, 0, 0, 0, q, q))

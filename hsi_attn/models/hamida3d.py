@@ -37,13 +37,12 @@ from torch import Tensor, nn
 
 from hsi_attn.layers import create_attention
 from hsi_attn.models.checks import check_3d_attention, check_patch_size, check_positive_int
-from hsi_attn.models.dense import (
+from hsi_attn.models.dense.positionwise import (
     PositionwiseHead,
-    WindowAveragedNet,
     positionwise_attention,
     positionwise_linear,
-    run_packed,
 )
+from hsi_attn.models.dense.twin import WindowAveragedNet
 
 MIN_BANDS = 3
 """``conv1`` is spectrally valid with kernel 3, so at least 3 bands are needed."""
@@ -90,11 +89,8 @@ class HamidaHead(PositionwiseHead):
     def forward(self, x: Tensor) -> Tensor:
         return self.classifier(self.attention(self._spectral(x)).flatten(1))
 
-    def positionwise(self, x: Tensor) -> Tensor:
-        return run_packed(self._packed_positions, x)
-
-    def _packed_positions(self, x: Tensor) -> Tensor:
-        x = positionwise_attention(self.attention, self._spectral(x))
+    def per_position(self, blocks: Tensor) -> Tensor:
+        x = positionwise_attention(self.attention, self._spectral(blocks))
         return positionwise_linear(self.classifier, x)
 
 

@@ -4,6 +4,13 @@ FLOPs are counted with :class:`torch.utils.flop_counter.FlopCounterMode`, which 
 convolutions and matrix products (``conv``, ``mm``, ``addmm``, ``bmm``) with the usual
 convention FLOPs = 2 x multiply-adds (MACs); normalisation, activations, pooling and
 elementwise gating are not counted. Both figures are reported.
+
+Counting runs a module as it is; nothing in a forward pass knows it is being counted.
+Dense figures are counted on the *reference* twin (``dense_twin()``): the model's own
+arithmetic, with the head's convolutions as convolutions and the window average as a
+pooling (uncounted, like the patch model's ``mean``), so no figure credits a twin with
+work that is an implementation detail of the fused twin (the zeros its band matrices
+multiply, the rows its two halves share).
 """
 
 from __future__ import annotations
@@ -14,9 +21,8 @@ import torch
 from torch import nn
 from torch.utils.flop_counter import FlopCounterMode
 
-from hsi_attn.models.dense import DenseCapable
 from hsi_attn.engine.evaluation_mode import evaluation_mode
-from hsi_attn.models.reference_form import reference_form
+from hsi_attn.models.dense import DenseCapable
 
 
 def count_parameters(model: nn.Module, *, trainable_only: bool = False) -> int:
@@ -25,16 +31,8 @@ def count_parameters(model: nn.Module, *, trainable_only: bool = False) -> int:
 
 
 def forward_flops(module: nn.Module, x: torch.Tensor) -> int:
-    """FLOPs (2 x MACs) of one forward pass of ``module`` on ``x``, in eval mode.
-
-    Dense twins are counted in their reference form
-    (:func:`~hsi_attn.models.reference_form.reference_form`): spectral heads as
-    convolutions (the matrix form multiplies extra zeros, which are not the model's
-    work) and the window average as a pooling (uncounted, like the patch model's mean).
-    """
-    with evaluation_mode(module), torch.no_grad(), reference_form(), FlopCounterMode(
-        display=False
-    ) as counter:
+    """FLOPs (2 x MACs) of one forward pass of ``module`` on ``x``, in eval mode."""
+    with evaluation_mode(module), torch.no_grad(), FlopCounterMode(display=False) as counter:
         module(x)
     return int(counter.get_total_flops())
 
@@ -72,7 +70,8 @@ def dense_profile(model: DenseCapable, *, height: int = 16, width: int = 16) -> 
 
     The redundancy factor is per-patch FLOPs divided by dense FLOPs per pixel: how much
     work one-pass dense inference removes compared with one forward pass per pixel.
-    Dense FLOPs are those of one pass over the padded probe scene (halo included).
+    Dense FLOPs are those of the reference twin's pass over the padded probe scene
+    (halo included).
 
     Args:
         model: A dense-capable patch classifier (an ``nn.Module``).
@@ -92,9 +91,7 @@ def dense_profile(model: DenseCapable, *, height: int = 16, width: int = 16) -> 
     cube = torch.zeros(
         (1, 1, bands, height + p - 1, width + p - 1), dtype=reference.dtype, device=reference.device
     )
-    # A batch of two copies: a single cube would run as two overlapping halves (see
-    # DenseTwin.forward), and that overlap is not the model's arithmetic.
-    per_pixel = forward_flops(model.dense_twin(), cube.expand(2, -1, -1, -1, -1)) / (2 * height * width)
+    per_pixel = forward_flops(model.dense_twin(), cube) / (height * width)
     per_patch = profile(model, (1, 1, bands, p, p))["flops_per_patch"]  # type: ignore[arg-type]
     return {
         "flops_per_pixel": per_pixel,

@@ -49,32 +49,29 @@ windows, where dense inference shares it.
 
 from __future__ import annotations
 
-from typing import Any
+from typing import Any, ClassVar
 
-import torch
 from torch import Tensor, nn
 
 from hsi_attn.layers import BasicBlock3d
 from hsi_attn.models.band_padded_conv import BandPaddedConv3d
-from hsi_attn.models.batch_norm_folding import fold_into_conv, foldable
 from hsi_attn.models.checks import check_3d_attention, check_patch_size, check_positive_int
-from hsi_attn.models.dense import (
+from hsi_attn.models.dense.positionwise import (
     PositionwiseHead,
-    WindowAveragedNet,
     positionwise_block,
     positionwise_linear,
-    run_packed,
 )
-from hsi_attn.models.spectral_matrices import block_lowerable, in_chunks, lower_block
+from hsi_attn.models.dense.spectral_matrices import MatrixHead, block_lowerable
+from hsi_attn.models.dense.twin import WindowAveragedNet
 
 
 class ValidSpatialBlock3d(nn.Module):
     """Two valid spatial convolutions with a centre-cropped residual shortcut.
 
     ``conv-BN-ReLU-conv-BN`` with kernel ``(k_d, 3, 3)`` and padding ``(k_d // 2, 0, 0)``;
-    the shortcut is the input cropped by 2 pixels on every side; then ReLU. In
-    evaluation mode the batch norms are folded into the convolutions (same function, up
-    to rounding; see :mod:`hsi_attn.models.batch_norm_folding`).
+    the shortcut is the input cropped by 2 pixels on every side; then ReLU. The fused
+    dense twin folds the batch norms into the convolutions (``conv_bn_pairs``; see
+    :func:`~hsi_attn.models.dense.folding.fold_batch_norm`).
 
     Args:
         channels: Channels C (unchanged).
@@ -85,6 +82,7 @@ class ValidSpatialBlock3d(nn.Module):
     """
 
     shrink = 4
+    conv_bn_pairs: ClassVar[tuple[tuple[str, str], ...]] = (("conv1", "bn1"), ("conv2", "bn2"))
 
     def __init__(self, channels: int, *, spectral_kernel: int = 3) -> None:
         super().__init__()
@@ -97,15 +95,9 @@ class ValidSpatialBlock3d(nn.Module):
         self.relu = nn.ReLU(inplace=True)
 
     def forward(self, x: Tensor) -> Tensor:
-        shortcut = x[..., 2:-2, 2:-2]
-        if foldable(self.bn1) and foldable(self.bn2):
-            # Evaluation: batch norm folded into the convolutions, one pass fewer each.
-            out = self.conv1._conv_forward(x, *fold_into_conv(self.conv1, self.bn1)).relu_()
-            out = self.conv2._conv_forward(out, *fold_into_conv(self.conv2, self.bn2))
-            return out.add_(shortcut).relu_()
         out = self.relu(self.bn1(self.conv1(x)))
         out = self.bn2(self.conv2(out))
-        return self.relu(out + shortcut)
+        return self.relu(out + x[..., 2:-2, 2:-2])
 
 
 class SpectralHead(PositionwiseHead):
@@ -140,41 +132,27 @@ class SpectralHead(PositionwiseHead):
             )
         )
         self.classifier = nn.Linear(channels * depth, n_classes)
+        self.depth = depth
 
     def forward(self, x: Tensor) -> Tensor:
         return self.classifier(self.blocks(x).flatten(1))
 
-    def positionwise(self, x: Tensor) -> Tensor:
-        """In eval mode, where the band axis is short, every block as matrix products.
+    def per_position(self, blocks: Tensor) -> Tensor:
+        for block in self.blocks:
+            blocks = positionwise_block(block, blocks)
+        return positionwise_linear(self.classifier, blocks)
 
-        The blocks are lowered with batch norm folded (see ``spectral_matrices``) and run on
-        one column per position; otherwise the convolutions run as they are on
-        positions packed into blocks.
+    def inference_form(self) -> nn.Module:
+        """Where the band axis is short, every block and the classifier as matrix products.
+
+        The blocks are lowered with batch norm folded (see
+        :mod:`~hsi_attn.models.dense.spectral_matrices`) and run on one column per
+        position; otherwise the convolutions run as they are on packed positions.
         """
-        depth = x.shape[2]
-        if not all(block_lowerable(block, depth) for block in self.blocks):
-            return run_packed(self._packed_positions, x)
-        lowered = []
-        for block in self.blocks:
-            lowered.append(lower_block(block, depth))
-            depth = lowered[-1].depth
-        weight, bias = self.classifier.weight, self.classifier.bias
-
-        def head(columns: Tensor) -> Tensor:
-            for block in lowered:
-                columns = block(columns)
-            if bias is None:
-                return weight @ columns
-            return torch.addmm(bias[:, None], weight, columns)
-
-        n, c, d, h, w = x.shape
-        logits = [in_chunks(head, sample.reshape(c * d, h * w)) for sample in x]
-        return torch.stack(logits).reshape(n, -1, h, w)
-
-    def _packed_positions(self, x: Tensor) -> Tensor:
-        for block in self.blocks:
-            x = positionwise_block(block, x)
-        return positionwise_linear(self.classifier, x)
+        # every block keeps the band count (kernel 7, padding 3)
+        if all(block_lowerable(block, self.depth) for block in self.blocks):
+            return MatrixHead(list(self.blocks), self.classifier, self.depth)
+        return super().inference_form()
 
 
 class ResNet3d(WindowAveragedNet):

@@ -15,19 +15,20 @@ folds into the matrix and its bias (:func:`conv_bn_rows`).
 
 The matrix multiplies the zeros of the band: it spends ``D_in / k`` times the FLOPs of
 the convolution (counting all k taps). It is used only where that ratio is at most
-:data:`MAX_WASTE` (the default flagship on 30 PCA components: D = 8, k = 7, ratio 1.14);
-on long band axes (all 200 of Indian Pines' bands: D = 50) the head keeps its
-convolutions. Benchmarks count the *model's* FLOPs (the convolution form, see
-:mod:`hsi_attn.models.reference_form`), not the extra zeros, so this path cannot inflate
-an achieved-GFLOP/s figure.
+:data:`~hsi_attn.models.dense.cpu_choices.MAX_MATRIX_WASTE` (the default flagship on 30
+PCA components: D = 8, k = 7, ratio 1.14); on long band axes (all 200 of Indian Pines'
+bands: D = 50) the head keeps its convolutions. FLOP counts are taken on the reference
+twin (the convolution form), not on this one, so the extra zeros cannot inflate an
+achieved-GFLOP/s figure.
 
-The results equal the convolution form up to floating-point rounding (sums in another
-order, batch norm folded).
+:class:`MatrixHead` is built once, when the fused twin is (its matrices are a snapshot
+of the parameters, batch norm folded); its results equal the convolution form up to
+floating-point rounding (sums in another order, batch norm folded).
 """
 
 from __future__ import annotations
 
-from collections.abc import Callable
+from collections.abc import Sequence
 from dataclasses import dataclass
 
 import torch
@@ -35,18 +36,9 @@ from torch import Tensor, nn
 
 from hsi_attn.layers import BasicBlock3d, ChannelGate
 from hsi_attn.models.band_padded_conv import BandPaddedConv3d
-from hsi_attn.models.batch_norm_folding import foldable, scale_and_shift
-from hsi_attn.models.dense import fold_positions
-from hsi_attn.models.reference_form import in_reference_form
-
-MAX_WASTE = 2.0
-"""Largest ``D_in / k`` (matrix FLOPs over convolution FLOPs) for which a convolution is
-run as a matrix product."""
-
-
-POSITION_CHUNK = 512
-"""Positions per slice and CPU thread in :func:`in_chunks` (about 256 KiB of activations
-per thread for the default flagship: each thread's share stays in its core's cache)."""
+from hsi_attn.models.dense.cpu_choices import MAX_MATRIX_WASTE, in_chunks
+from hsi_attn.models.dense.folding import foldable, scale_and_shift
+from hsi_attn.models.dense.positionwise import fold_positions
 
 
 def _is_spectral_conv(conv: nn.Module) -> bool:
@@ -73,21 +65,15 @@ def conv_output_depth(conv: nn.Conv3d, depth: int) -> int:
     return (depth + 2 * band_padding(conv) - conv.kernel_size[0]) // conv.stride[0] + 1
 
 
-def lowerable(conv: nn.Module, depth: int, *, max_waste: float = MAX_WASTE) -> bool:
+def lowerable(conv: nn.Module, depth: int, *, max_waste: float = MAX_MATRIX_WASTE) -> bool:
     """Whether ``conv`` is a spectral ``(k, 1, 1)`` convolution worth running as a matrix.
-
-    Always False inside :func:`~hsi_attn.models.reference_form.reference_form`.
 
     Args:
         conv: Any module.
         depth: Its input band count D_in.
         max_waste: Largest accepted ``D_in / k``.
     """
-    return (
-        not in_reference_form()
-        and _is_spectral_conv(conv)
-        and depth <= max_waste * conv.kernel_size[0]
-    )
+    return _is_spectral_conv(conv) and depth <= max_waste * conv.kernel_size[0]
 
 
 def band_matrix(conv: nn.Conv3d, depth: int) -> Tensor:
@@ -155,7 +141,7 @@ def conv_bn_rows(
 
 
 def block_lowerable(block: BasicBlock3d, depth: int) -> bool:
-    """Whether :func:`lower_block` can run ``block`` on ``depth`` bands (see :data:`MAX_WASTE`)."""
+    """Whether :func:`lower_block` can run ``block`` on ``depth`` bands, in evaluation mode."""
     convs = [block.conv1, block.conv2]
     norms = [block.bn1, block.bn2]
     if not isinstance(block.shortcut, nn.Identity):
@@ -242,17 +228,45 @@ def lower_block(block: BasicBlock3d, depth: int) -> LoweredBlock:
     )
 
 
-def in_chunks(
-    fn: Callable[[Tensor], Tensor], columns: Tensor, chunk: int | None = None
-) -> Tensor:
-    """``fn`` on ``columns`` ``(F, P)`` in slices of ``chunk`` positions (columns).
+class MatrixHead(nn.Module):
+    """Spectral blocks and a linear classifier as matrix products on every position.
 
-    The default is :data:`POSITION_CHUNK` per CPU thread. The head makes a dozen passes over
-    its activations; on slices that fit in the CPU's cache those passes stop waiting on
-    memory. Positions are independent, so the result is the same. On a GPU the slices
-    would only multiply kernel launches, so columns off the CPU are processed whole.
+    Built from a head ``classifier(blocks(x).flatten(1))`` whose blocks are all
+    :func:`block_lowerable`; the matrices are computed once, here, with batch norm
+    folded. The attention modules and the classifier are shared with the head.
+
+    Args:
+        blocks: The spectral :class:`~hsi_attn.layers.BasicBlock3d` blocks, in order,
+            in evaluation mode.
+        classifier: The linear layer on the flattened channel x band features.
+        depth: Bands D entering the first block.
+
+    Shape:
+        Input ``(N, C, D, h, w)``; output logits ``(N, K, h, w)``.
     """
-    chunk = chunk or POSITION_CHUNK * torch.get_num_threads()
-    if columns.shape[1] <= chunk or columns.device.type != "cpu":
-        return fn(columns)
-    return torch.cat([fn(part) for part in columns.split(chunk, dim=1)], dim=1)
+
+    def __init__(self, blocks: Sequence[BasicBlock3d], classifier: nn.Linear, depth: int) -> None:
+        super().__init__()
+        lowered = []
+        with torch.no_grad():
+            for block in blocks:
+                lowered.append(lower_block(block, depth))
+                depth = lowered[-1].depth
+        self.lowered = lowered
+        self.attentions = nn.ModuleList(block.attention for block in blocks)
+        self.classifier = classifier
+        self.training = self.attentions.training = False  # an inference snapshot
+
+    def forward(self, x: Tensor) -> Tensor:
+        n, c, d, h, w = x.shape
+        logits = [in_chunks(self._columns, sample.reshape(c * d, h * w)) for sample in x]
+        return torch.stack(logits).reshape(n, -1, h, w)
+
+    def _columns(self, columns: Tensor) -> Tensor:
+        """Logits ``(K, P)`` of ``(C * D, P)`` columns, one per position."""
+        for block in self.lowered:
+            columns = block(columns)
+        weight, bias = self.classifier.weight, self.classifier.bias
+        if bias is None:
+            return weight @ columns
+        return torch.addmm(bias[:, None], weight, columns)
