@@ -8,9 +8,9 @@ Two exact methods, one answer:
 * ``"dense"`` runs the model's fused fully-convolutional twin (see
   :mod:`hsi_attn.models.dense`) over spatial tiles of the padded cube, each with a halo
   of p // 2 pixels, and stitches the tiles; the tile size comes from a memory budget
-  (:mod:`hsi_attn.inference.tiles`).
-  It computes each shared feature once and gives the same probabilities as ``"patch"``
-  (equal to rounding error, checked by the tests in float64);
+  (:mod:`hsi_attn.inference.tiles`). It computes each shared feature once and gives
+  the same probabilities as ``"patch"`` (equal to rounding error, checked by the tests
+  in float64);
 * ``"auto"`` picks ``"dense"`` when the model is :class:`~hsi_attn.models.DenseCapable`,
   else ``"patch"``.
 
@@ -124,8 +124,8 @@ def _predict_patches(
     height, width, _ = cube.shape
     sampler = PatchSampler(cube, patch_size, pad_mode=pad_mode, device=device)
     dtype = _dtype_of(model)
-    # Batch norm folded into its convolutions: about 10 % faster on the flagship (see
-    # hsi_attn.models.dense.folding); the model itself keeps its plain network.
+    # Batch norm folded into its convolutions: 8 % faster on the flagship (entry 6 of
+    # hsi_attn.models.dense.cpu_choices); the model itself keeps its plain network.
     folded = fold_batch_norm(model)
     chunks = [
         torch.softmax(folded(patches.to(dtype)), dim=1).cpu()

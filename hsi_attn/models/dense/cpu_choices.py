@@ -2,16 +2,45 @@
 
 The twin computes the model's function exactly; how it lays that work out is tuned to
 the CPU kernels torch dispatches to (oneDNN, MKL). Each choice is made here, or named
-here and made where it applies. Figures: the default flagship (``resnet3d`` +
+here and made where it applies. Figures are for the default flagship (``resnet3d`` +
 ``eca_band``, p = 11, width 16, PCA 30, so D = 8 bands after the stem) on the
-145 x 145 Indian Pines scene, this project's 2-core CPU, torch 2.13, medians measured
-A against B in one process (``experiments/benchmarks/dense_stages.py``, and the issue 13
-measurements quoted in each entry).
+145 x 145 Indian Pines scene, this project's 2-core CPU, torch 2.13, each choice
+against its alternative in the same process: "quiet" figures are two threads on a quiet
+machine (``experiments/benchmarks/RESULTS.md``); "A/B" figures are medians of 15
+alternating passes of ``experiments/benchmarks/dense_stages.py --threads 1`` on a
+loaded machine (2026-11-30, issue 13), where everything ran about 4x slower than quiet,
+so only their ratios carry over.
 
-TODO-MEASURE table
+1. **A single cube runs as a batch of its two overlapping halves**
+   (:func:`in_two_halves`): torch runs a batch-1 3-D convolution with few bands on a
+   slow reference kernel and picks oneDNN for a batch of 2. A/B: whole twin 309 ms
+   against 1004 ms as one cube (3.2x). Costs 3.8 % more FLOPs (the shared row and the
+   halves' halos; quiet: 165.2 against 171.5 GFLOP/s counted both ways).
+2. **The window average is one depthwise r x r convolution** (:mod:`.box_filter`),
+   not ``avg_pool3d``. A/B: 18.4 ms against 160 ms (8.7x). Quiet: 2.0 ms in one pass
+   against 2.8 ms as two 1-D passes at r = 7. The separable form (two 1-D passes)
+   wins from r = 11 on (A/B: 30 against 35 ms at r = 11, 33 against 44 ms at r = 13,
+   1.5 % and 3.2 % of the twin) but never at the default r = 7: removed in issue 13.
+3. **The spectral head runs as matrix products** (:mod:`.spectral_matrices`) where
+   ``D_in / k <= MAX_MATRIX_WASTE``. A/B: head 122 ms against 237 ms as convolutions
+   on 4 x 4 blocks and 417 ms on 1 x 1 positions. Larger D, head alone: at D = 15
+   (ratio 2.1) 316 against 481 ms still, at D = 30 (4.3) 1027 against 957 ms, at
+   D = 50 (7.1, all 200 bands) 2500 against 1614 ms.
+4. **The matrix head works on slices of COLUMNS_PER_THREAD positions per thread**
+   (:func:`in_chunks`). A/B: head 122 ms against 134 ms on all positions at once
+   (-9 %); quiet: flat for slices from 512 to 4096 positions.
+5. **Other heads run on PACKED_BLOCK x PACKED_BLOCK blocks of positions**
+   (:class:`.positionwise.PackedPositions`). A/B, head alone: the flagship on all 200
+   bands (D = 50) 1581 ms on 4 x 4 blocks against 2670 ms on 1 x 1 maps (-41 %);
+   ``hamida3d`` 403 against 406 ms (even).
+6. **Batch norm is folded into the spatial stage's convolutions**
+   (:mod:`.folding`). A/B: spatial stage 157 ms against 180 ms (-13 %); the patch
+   model's forward on 512 patches, as ``predict_scene``'s patch method runs it, 289
+   against 315 ms (-8 %).
 
 Off the CPU (a GPU) there are no halves and no slices: each would only add kernel
-launches.
+launches (on an H200 the dense map went from 6.9 ms to 3.9 ms when the halves were
+dropped there and the head moved to columns, together).
 """
 
 from __future__ import annotations
@@ -24,7 +53,9 @@ from torch import Tensor
 MAX_MATRIX_WASTE = 2.0
 """Largest ``D_in / k`` for which a spectral ``(k, 1, 1)`` convolution runs as a matrix
 product. The band matrix multiplies the zeros of the band: it spends ``D_in / k`` times
-the convolution's FLOPs (1.14 for the default flagship: D = 8, k = 7)."""
+the convolution's FLOPs (1.14 for the default flagship: D = 8, k = 7). Entry 3 above
+suggests a limit near 4; it stays at 2 so that what any configuration computes does not
+change."""
 
 COLUMNS_PER_THREAD = 512
 """Positions per slice and CPU thread in :func:`in_chunks`: about 256 KiB of the
