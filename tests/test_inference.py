@@ -262,8 +262,8 @@ def test_dense_on_a_patch_only_model_names_the_method_to_use() -> None:
 @pytest.mark.parametrize(
     ("kwargs", "match"),
     [
-        ({"method": "fast"}, "accepted: auto, patch, dense"),
-        ({"pad_mode": "zeros"}, "accepted: reflect, symmetric"),
+        ({"method": "fast"}, "method must be one of auto, patch, dense"),
+        ({"pad_mode": "zeros"}, "pad_mode must be one of reflect, symmetric"),
         ({"batch_size": 0}, "batch_size"),
         ({"max_memory": -1}, "max_memory"),
         ({"tile_size": 0}, "tile_size"),

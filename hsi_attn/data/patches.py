@@ -19,6 +19,7 @@ import numpy as np
 import torch
 from torch import Tensor
 
+from hsi_attn.checks import check_int
 from hsi_attn.data.patches_geometry import check_patch_size
 
 PAD_MODES = ("reflect", "symmetric")
@@ -169,12 +170,6 @@ def scene_coords(shape: tuple[int, int], mask: np.ndarray | None = None) -> np.n
     return np.argwhere(mask).astype(np.int64)
 
 
-def _check_batch_size(batch_size: int) -> int:
-    if isinstance(batch_size, bool) or not isinstance(batch_size, int) or batch_size < 1:
-        raise ValueError(f"batch_size must be a positive int, got {batch_size!r}")
-    return batch_size
-
-
 def iter_scene_batches(
     sampler: PatchSampler,
     *,
@@ -191,7 +186,7 @@ def iter_scene_batches(
     Yields:
         ``(coords, x)``: ``(b, 2)`` int64 numpy coordinates and ``(b, 1, B, p, p)`` patches.
     """
-    batch_size = _check_batch_size(batch_size)
+    batch_size = int(check_int(batch_size, "batch_size"))  # type: ignore[arg-type]
     coords = scene_coords(sampler.shape, mask)
     index = sampler.check_coords(coords)
     for start in range(0, len(coords), batch_size):

@@ -32,7 +32,8 @@ import numpy as np
 import torch
 from torch import Tensor, nn
 
-from hsi_attn.data.patches import PatchSampler, iter_scene_batches
+from hsi_attn.checks import check_choice, check_int, check_patch_size
+from hsi_attn.data.patches import PAD_MODES, PatchSampler, iter_scene_batches
 from hsi_attn.engine.evaluation_mode import evaluation_mode
 from hsi_attn.inference.tiles import probed_tile_size, tile_grid
 from hsi_attn.models.dense import DenseCapable, fold_batch_norm
@@ -40,7 +41,6 @@ from hsi_attn.models.dense import DenseCapable, fold_batch_norm
 logger = logging.getLogger(__name__)
 
 METHODS = ("auto", "patch", "dense")
-PAD_MODES = ("reflect", "symmetric")
 
 
 def predict_scene(
@@ -81,12 +81,12 @@ def predict_scene(
             ``method="dense"`` on a model without a dense twin, or a non-positive batch
             size, memory budget or tile size.
     """
-    method = _check_choice(method, METHODS, name="method")
-    pad_mode = _check_choice(pad_mode, PAD_MODES, name="pad_mode")
-    _check_positive(batch_size, name="batch_size")
-    _check_positive(max_memory, name="max_memory")
+    method = check_choice(method, "method", choices=METHODS)
+    pad_mode = check_choice(pad_mode, "pad_mode", choices=PAD_MODES)
+    check_int(batch_size, "batch_size")
+    check_int(max_memory, "max_memory")
     if tile_size is not None:
-        _check_positive(tile_size, name="tile_size")
+        check_int(tile_size, "tile_size")
     reference = next(model.parameters(), None)
     device = torch.device(device) if device is not None else (
         reference.device if reference is not None else torch.device("cpu")
@@ -166,17 +166,6 @@ def _predict_dense(
     return out
 
 
-def _check_choice(value: str, accepted: tuple[str, ...], *, name: str) -> str:
-    if not isinstance(value, str) or value.strip().lower() not in accepted:
-        raise ValueError(f"unknown {name} {value!r}; accepted: {', '.join(accepted)}")
-    return value.strip().lower()
-
-
-def _check_positive(value: int, *, name: str) -> None:
-    if isinstance(value, bool) or not isinstance(value, int) or value < 1:
-        raise ValueError(f"{name} must be a positive int, got {value!r}")
-
-
 def _check_cube(cube: np.ndarray, model: nn.Module, patch_size: int) -> np.ndarray:
     array = cube.detach().cpu().numpy() if isinstance(cube, Tensor) else np.asarray(cube)
     if array.ndim != 3 or min(array.shape) < 1:
@@ -195,8 +184,7 @@ def _check_cube(cube: np.ndarray, model: nn.Module, patch_size: int) -> np.ndarr
             f"patch_size={patch_size!r} does not fit this model, which was built for "
             f"{built_for}x{built_for} patches; pass patch_size={built_for}."
         )
-    if isinstance(patch_size, bool) or not isinstance(patch_size, int) or patch_size < 1 or patch_size % 2 == 0:
-        raise ValueError(f"patch_size must be an odd positive int, got {patch_size!r}")
+    check_patch_size(patch_size)
     if not np.all(np.isfinite(array)):
         raise ValueError("cube holds NaN or Inf values; replace or mask them before predicting")
     # Patches are float32 (as in training); both methods see these same input values.
