@@ -46,7 +46,7 @@ class DenseCapable(abc.ABC):
         """The twin in the model's own arithmetic, sharing this model's parameters."""
 
     def fused_twin(self) -> nn.Module:
-        """The twin for inference, equal to :meth:`dense_twin` up to rounding; by default it."""
+        """The twin for inference, equal to :meth:`dense_twin` up to rounding (by default, it)."""
         return self.dense_twin()
 
 
