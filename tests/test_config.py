@@ -268,6 +268,21 @@ def test_a_single_layer_built_alone_warns_on_its_own() -> None:
         create_attention("se_band", 8, reduction=64)
 
 
+def test_label_settings_only_apply_to_your_own_cube() -> None:
+    with pytest.warns(IgnoredSettingWarning, match=r"class_names_path='n.csv' \(--class-names\) "
+                                                   r"is ignored.*--cube FILE"):
+        DataConfig(class_names_path="n.csv")
+    with pytest.warns(IgnoredSettingWarning, match=r"ignore_label=255 \(--ignore-label\)"):
+        DataConfig(ignore_label=255)
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")
+        config = DataConfig(cube_path="c.tif", gt_path="g.tif", class_names_path="n.csv",
+                            ignore_label=-1)
+    assert config.ignore_label == -1
+    with pytest.raises(ValueError, match=r"ignore_label \(--ignore-label\) must be an integer"):
+        DataConfig(cube_path="c.tif", ignore_label=1.5)
+
+
 def test_a_variable_name_with_a_npy_cube_is_warned_about(tmp_path: Path) -> None:
     from hsi_attn.data.readers import load_cube, load_labels
 

@@ -59,7 +59,8 @@ def write_envi_classes(header: Path, codes: np.ndarray,
     kwargs: dict[str, object] = {}
     if class_names is not None:
         kwargs["class_names"] = list(class_names)
-    envi.save_classification(str(header), codes.astype(np.uint8), force=True, ext=".img",
+    dtype = np.uint16 if codes.max() >= 255 else np.uint8  # spectral adds 1 to the max
+    envi.save_classification(str(header), codes.astype(dtype), force=True, ext=".img",
                              metadata=metadata, **kwargs)
     return header
 

@@ -23,6 +23,7 @@ from hsi_attn.data.batches import PatchSource
 from hsi_attn.data.catalog import load_scene
 from hsi_attn.data.class_names import UnusedClassNamesWarning, read_class_names
 from hsi_attn.data.errors import ChecksumError, DataFileError, DatasetNotFoundError
+from hsi_attn.data.georeference import Georeference
 from hsi_attn.data.label_coding import LabelCoding
 from hsi_attn.data.label_files import LabelFile, read_label_codes
 from hsi_attn.data.leakage import leakage, leakage_report
@@ -70,6 +71,7 @@ __all__ = [
     "DataFileError",
     "DatasetNotFoundError",
     "FileSpec",
+    "Georeference",
     "LabelCoding",
     "LabelFile",
     "NonFiniteWarning",

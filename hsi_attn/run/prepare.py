@@ -148,10 +148,24 @@ def prepare_data(config: RunConfig, scene: Scene, *, device: torch.device | None
         )
     preprocessor = fit_preprocessor(
         scene.cube, split.train, normalization=config.data.normalization,
-        pca=config.data.pca, seed=config.train.seed,
+        pca=config.data.pca, seed=config.train.seed, nonfinite=_nonfinite_policy(scene),
     )
     cube = np.ascontiguousarray(preprocessor.transform(scene.cube), dtype=np.float32)
     return PreparedData(scene=scene, split=split, preprocessor=preprocessor, cube=cube)
+
+
+def _nonfinite_policy(scene: Scene) -> str:
+    """``"mask"`` when NaN/Inf lie only in unlabelled pixels, else ``"raise"``.
+
+    A user's cube may mark pixels without data with NaN; those pixels are unlabelled
+    (:func:`~hsi_attn.data.load_user_scene`), so they are never trained or scored on,
+    and masking them keeps their neighbours' patches finite. NaN in a labelled pixel
+    stays an error.
+    """
+    if scene.cube.dtype.kind != "f":
+        return "raise"
+    nonfinite = ~np.isfinite(scene.cube).all(axis=2)
+    return "mask" if nonfinite.any() and not (nonfinite & (scene.gt > 0)).any() else "raise"
 
 
 def training_sources(
