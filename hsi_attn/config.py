@@ -184,7 +184,8 @@ class DataConfig:
     cube_path: str | None = setting(None, kind="path", flag="--cube",
                                     help="your own cube file instead of a registered scene")
     gt_path: str | None = setting(None, kind="path", flag="--gt",
-                                  help="ground truth for --cube (0 = unlabelled)")
+                                  help="ground truth for --cube: integer class codes, "
+                                       "--ignore-label for unlabelled pixels")
     cube_variable: str | None = setting(None, kind="str", help="array name inside --cube")
     gt_variable: str | None = setting(None, kind="str", help="array name inside --gt")
     class_names_path: str | None = setting(None, kind="path", flag="--class-names",
