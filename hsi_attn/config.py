@@ -42,6 +42,7 @@ from hsi_attn.checks import (
     check_odd_int,
     check_patch_size,
     check_real,
+    check_split,
     check_text,
 )
 
@@ -139,8 +140,11 @@ class DataConfig:
 
     Attributes:
         scene: Registered scene name (see ``hsi-attn scenes``).
-        split: ``"random"`` (stratified per class) or ``"disjoint"`` (spatial blocks
-            with a guard band, no patch overlap between sets).
+        split: ``"random"`` (stratified per class), ``"disjoint"`` (spatial blocks
+            with a guard band, no patch overlap between sets), or ``"fixed"`` /
+            ``"fixed:NAME"``: a fixed split from the literature that the scene's manifest
+            lists (its training and test maps; validation is carved out of the training
+            map spatially, and ``train_size`` is not used).
         train_size: Fraction per class in (0, 1), or an int count per class.
         val_size: Fraction (or count) per class held out for early stopping; never the
             test set.
@@ -161,8 +165,10 @@ class DataConfig:
     scene: str = setting("indian_pines", kind="str", help="scene name (see hsi-attn scenes); "
                          "with --cube, the name given to your cube (default: its file stem)",
                          check=check_text)
-    split: str = setting("random", kind="str", choices=("random", "disjoint"),
-                         help="random per class, or spatially disjoint blocks")
+    split: str = setting("random", kind="str",
+                         help="random per class, disjoint (spatial blocks), or fixed / "
+                              "fixed:NAME (the scene's fixed split from the literature)",
+                         check=check_split)
     train_size: float | int = setting(0.1, kind="fraction_or_count",
                                       help="training fraction (0.1) or count (20) per class",
                                       check=check_fraction_or_count)
@@ -189,6 +195,10 @@ class DataConfig:
             for name in ("gt_path", "cube_variable", "gt_variable"):
                 if getattr(self, name) is not None:
                     _warn_ignored(self, name, "it only applies to your own cube (--cube FILE)")
+        if self.split.startswith("fixed") and self.train_size != _default(DataConfig,
+                                                                           "train_size"):
+            _warn_ignored(self, "train_size", f"split {self.split!r} trains on the pixels of "
+                          "its fixed training map")
 
 
 @dataclass(frozen=True)

@@ -4,7 +4,8 @@ Public entry points:
 
 - :func:`load_scene`, :func:`list_scenes`, :func:`locate_scene` for benchmark scenes;
 - :func:`load_cube`, :func:`load_labels`, :func:`load_user_scene` for your own cubes;
-- :mod:`hsi_attn.data.splits` for random, spatially disjoint and user-mask splits,
+- :mod:`hsi_attn.data.splits` for random, spatially disjoint, user-mask and fixed
+  (literature) splits, :func:`load_fixed_split` for a scene's fixed split maps,
   :func:`leakage` to measure patch overlap, :class:`SpatialKFold` for CV;
 - :mod:`hsi_attn.data.preprocess` for normalisation/PCA fitted on training pixels;
 - :mod:`hsi_attn.data.patches` for patches gathered without copying the scene, and
@@ -18,10 +19,12 @@ from __future__ import annotations
 from hsi_attn.data.batches import PatchSource
 from hsi_attn.data.catalog import load_scene
 from hsi_attn.data.errors import ChecksumError, DatasetNotFoundError
+from hsi_attn.data.fixed_splits import FixedSplit, fixed_split_names, load_fixed_split
 from hsi_attn.data.leakage import leakage, leakage_report
 from hsi_attn.data.locate import CACHE_ENV, DATA_ENV, SceneLocation, cache_dir, locate_scene
 from hsi_attn.data.manifest import (
     FileSpec,
+    FixedSplitSpec,
     PackageCopy,
     SceneManifest,
     get_manifest,
@@ -48,6 +51,7 @@ from hsi_attn.data.splits import (
     Split,
     SplitWarning,
     split_disjoint,
+    split_fixed,
     split_from_masks,
     split_random,
 )
@@ -60,6 +64,8 @@ __all__ = [
     "ChecksumError",
     "DatasetNotFoundError",
     "FileSpec",
+    "FixedSplit",
+    "FixedSplitSpec",
     "NonFiniteWarning",
     "PackageCopy",
     "PatchSampler",
@@ -74,12 +80,14 @@ __all__ = [
     "cache_dir",
     "check_patch_size",
     "fit_preprocessor",
+    "fixed_split_names",
     "get_manifest",
     "iter_scene_batches",
     "leakage",
     "leakage_report",
     "list_scenes",
     "load_cube",
+    "load_fixed_split",
     "load_labels",
     "load_scene",
     "load_user_scene",
@@ -87,6 +95,7 @@ __all__ = [
     "read_manifest",
     "scene_coords",
     "split_disjoint",
+    "split_fixed",
     "split_from_masks",
     "split_random",
 ]

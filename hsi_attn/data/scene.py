@@ -2,12 +2,16 @@
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import numpy as np
 
 from hsi_attn.data.readers import check_cube, check_labels, load_cube, load_labels
+
+if TYPE_CHECKING:
+    from hsi_attn.data.fixed_splits import FixedSplit
 
 
 @dataclass(frozen=True, eq=False)
@@ -26,6 +30,8 @@ class Scene:
         rgb_bands: 0-based band indices for an RGB preview.
         verified_files: ``(path, sha256)`` of every file checked to build the scene
             (empty for arrays built in memory or user files without a recorded hash).
+        fixed_split: The fixed split from the literature whose labels ``gt`` holds
+            (see :meth:`with_fixed_split`), or None.
     """
 
     name: str
@@ -34,6 +40,7 @@ class Scene:
     class_names: tuple[str, ...]
     rgb_bands: tuple[int, int, int]
     verified_files: tuple[tuple[str, str], ...] = ()
+    fixed_split: FixedSplit | None = None
 
     def __post_init__(self) -> None:
         cube = check_cube(self.cube, source=f"scene {self.name!r} cube")
@@ -62,6 +69,21 @@ class Scene:
         object.__setattr__(self, "gt", gt)
         object.__setattr__(self, "class_names", names)
         object.__setattr__(self, "rgb_bands", bands)
+
+    def with_fixed_split(self, fixed: FixedSplit) -> Scene:
+        """This scene labelled by a fixed split: ``gt`` becomes the split's own labels
+        (its training and test maps), which are the protocol's labels even where the
+        scene's ground truth leaves a pixel unlabelled.
+
+        Raises:
+            ValueError: If the split's maps do not cover this scene's pixels.
+        """
+        if fixed.train_gt.shape != self.shape:
+            raise ValueError(
+                f"fixed split {fixed.name!r} covers {fixed.train_gt.shape} pixels but scene "
+                f"{self.name!r} is {self.shape}; it belongs to another scene"
+            )
+        return replace(self, gt=fixed.labels, fixed_split=fixed)
 
     @property
     def n_classes(self) -> int:
