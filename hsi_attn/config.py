@@ -284,6 +284,11 @@ class TrainConfig:
         eval_batch_size: Batch size for validation and full-scene prediction.
         augment: Random flips and 90-degree rotations of each training patch, drawn
             from the seeded data-order generator.
+        spectral_augment: Strength of the spectral augmentation of training patches
+            (:mod:`hsi_attn.data.spectral_jitter`: brightness and per-band gain, offset,
+            noise): 0 off, 1 the default strengths.
+        tta: Test-time augmentation: the test map is the average over the 8 flips and
+            quarter turns of the scene (:mod:`hsi_attn.inference.tta`), 8x the cost.
     """
 
     epochs: int = setting(100, kind="int", help="maximum epochs", check=_at_least_1)
@@ -319,6 +324,11 @@ class TrainConfig:
                                    check=_at_least_1)
     augment: bool = setting(True, kind="bool",
                             help="random flips/rotations of training patches")
+    spectral_augment: float = setting(0.0, kind="float", help="spectral augmentation "
+                                      "strength (0 off, 1 default gains/offsets/noise)",
+                                      check=partial(check_real, at_least=0))
+    tta: bool = setting(False, kind="bool", may_change_on_resume=True,
+                        help="average the test map over the 8 flips/rotations")
 
     def __post_init__(self) -> None:
         _check_fields(self)

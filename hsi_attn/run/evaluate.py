@@ -21,6 +21,7 @@ from hsi_attn.config import RunConfig
 from hsi_attn.data import Scene
 from hsi_attn.data.batches import PatchSource
 from hsi_attn.engine import classification_metrics, predict_logits, resolve_device
+from hsi_attn.inference.tta import dihedral_average
 from hsi_attn.run.directory import load_run_config
 from hsi_attn.run.predict import predict_probabilities
 from hsi_attn.run.prepare import PreparedData, labels_at, load_run_scene, patch_sampler
@@ -46,12 +47,20 @@ class TestScore:
 
 def score_test_pixels(model: nn.Module, data: PreparedData, config: RunConfig,
                       device: torch.device) -> TestScore:
-    """Predict every pixel of ``data``'s cube and score the test pixels."""
+    """Predict every pixel of ``data``'s cube and score the test pixels.
+
+    With ``config.train.tta`` the map is averaged over the 8 flips and quarter turns of
+    the scene (:mod:`hsi_attn.inference.tta`).
+    """
     started = time.perf_counter()
-    probs = predict_probabilities(
-        model, data.cube, patch_size=config.model.patch_size, pad_mode=config.data.pad_mode,
-        batch_size=config.train.eval_batch_size, device=device,
-    )
+
+    def predict(cube: np.ndarray) -> np.ndarray:
+        return predict_probabilities(
+            model, cube, patch_size=config.model.patch_size, pad_mode=config.data.pad_mode,
+            batch_size=config.train.eval_batch_size, device=device,
+        )
+
+    probs = dihedral_average(predict, data.cube) if config.train.tta else predict(data.cube)
     predict_seconds = time.perf_counter() - started
     prediction = probs.argmax(axis=2).astype(np.int64) + 1
     test = data.split.test

@@ -26,7 +26,9 @@ from hsi_attn.data.batches import PatchSource
 from hsi_attn.data.fixed_splits import load_fixed_split, parse_split_name
 from hsi_attn.data.patches import PatchSampler
 from hsi_attn.data.preprocess import Preprocessor, fit_preprocessor
+from hsi_attn.data.spectral_jitter import SpectralJitter, SpectrallyJittered
 from hsi_attn.data.splits import Split
+from hsi_attn.engine.sources import BatchSource
 from hsi_attn.run.fit_checks import check_run_fits
 
 __all__ = ["PreparedData", "check_scene_name", "labels_at", "load_run_scene", "patch_sampler",
@@ -186,8 +188,9 @@ def prepare_data(config: RunConfig, scene: Scene, *, device: torch.device | None
 
 def training_sources(
     config: RunConfig, data: PreparedData, device: torch.device
-) -> tuple[PatchSource, PatchSource]:
-    """Shuffled (augmented, if configured) training batches and in-order validation batches."""
+) -> tuple[BatchSource, PatchSource]:
+    """Shuffled training batches (flipped and rotated, and spectrally jittered, as
+    configured) and in-order validation batches."""
     sampler = patch_sampler(config, data.cube, device)
     train_cfg = config.train
     split = data.split
@@ -196,6 +199,9 @@ def training_sources(
                                          drop_last=True, augment=train_cfg.augment)
     val_source = PatchSource.from_cube(sampler, split.val, data.labels(split.val),
                                        batch_size=train_cfg.eval_batch_size, shuffle=False)
+    if train_cfg.spectral_augment:
+        jitter = SpectralJitter.scaled(train_cfg.spectral_augment)
+        return SpectrallyJittered(train_source, data.preprocessor, jitter), val_source
     return train_source, val_source
 
 
