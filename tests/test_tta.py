@@ -51,3 +51,29 @@ def test_one_element_is_plain_prediction_and_bad_counts_are_refused() -> None:
     for bad in (0, 9, True, 2.0):
         with pytest.raises(ValueError, match="1..8"):
             dihedral_average(lambda c: c, cube, elements=bad)  # type: ignore[arg-type]
+
+
+def test_evaluating_a_run_with_tta_matches_the_scene_level_average(tmp_path) -> None:  # type: ignore[no-untyped-def]
+    import dataclasses
+    import json
+
+    from hsi_attn.config import DataConfig, ModelConfig, RunConfig, TrainConfig
+    from hsi_attn.data import Scene
+    from hsi_attn.run import evaluate_run, train_run
+
+    rng = np.random.default_rng(0)
+    gt = np.repeat(np.repeat(np.arange(1, 4), 5)[None, :14], 14, axis=0)
+    cube = rng.normal(size=(3, 6))[gt - 1] + rng.normal(scale=0.8, size=(14, 14, 6))
+    scene = Scene.from_arrays(cube.astype(np.float32), gt, name="tiny")
+    config = RunConfig(
+        data=DataConfig(scene="tiny", train_size=0.3, val_size=0.2, pca=None),
+        model=ModelConfig(name="resnet3d", attention="eca_band", patch_size=5),
+        train=TrainConfig(epochs=2, batch_size=16, device="cpu", seed=0, tta=True),
+    )
+    result = train_run(config, tmp_path / "run", scene=scene, command="test")
+    recorded = json.loads((result.out_dir / "metrics.json").read_text())["test"]["oa"]
+    assert evaluate_run(result.out_dir, scene=scene)["oa"] == pytest.approx(recorded)
+    plain = evaluate_run(result.out_dir, scene=scene, tta=False)["oa"]
+    plain_config = dataclasses.replace(config, train=dataclasses.replace(config.train, tta=False))
+    again = train_run(plain_config, tmp_path / "plain", scene=scene, command="test")
+    assert plain == pytest.approx(again.metrics["test"]["oa"])
