@@ -35,7 +35,9 @@ __all__ = [
     "check_int",
     "check_odd_int",
     "check_patch_size",
+    "SPLITS",
     "check_real",
+    "check_split",
     "check_text",
 ]
 
@@ -246,3 +248,25 @@ def check_device(value: object, name: str) -> str:
     if isinstance(value, str) and _DEVICE.fullmatch(value.strip().lower()):
         return value.strip().lower()
     raise ValueError(f"{name} must be auto, cpu, cuda, cuda:N or mps, got {value!r}")
+
+
+SPLITS = ("random", "disjoint", "fixed")
+"""The split kinds; ``fixed`` also takes a name, ``fixed:NAME``."""
+
+
+def check_split(value: object, name: str) -> str:
+    """``value`` as a split: ``random``, ``disjoint``, ``fixed`` or ``fixed:NAME``.
+
+    Whether the scene has the fixed split NAME is checked when the scene is loaded.
+    """
+    text = check_text(value, name).strip().lower()
+    kind, colon, split_name = text.partition(":")
+    if kind not in SPLITS or (colon and (kind != "fixed" or not split_name.replace(
+            "_", "").isalnum())):
+        close = difflib.get_close_matches(kind, SPLITS, n=1)
+        hint = f" (did you mean {close[0]!r}?)" if close else ""
+        raise ValueError(
+            f"{name} must be one of random, disjoint, fixed or fixed:NAME (NAME of letters, "
+            f"digits and _), got {value!r}{hint}"
+        )
+    return text

@@ -123,7 +123,6 @@ def test_only_given_options_override_the_base() -> None:
     (["train", "--kernel-size", "big"], "'big' is not an integer or 'adaptive'"),
     (["train", "--grad-clip", "x"], "'x' is not a number or 'none'"),
     (["train", "--train-size", "a lot"], "neither a fraction"),
-    (["train", "--split", "diagonal"], "invalid choice: 'diagonal'"),
     (["tune", "--lr", "0.1"], "unrecognized arguments: --lr"),
 ])
 def test_bad_values_are_one_line_usage_errors(argv: list[str], pattern: str,
@@ -132,6 +131,13 @@ def test_bad_values_are_one_line_usage_errors(argv: list[str], pattern: str,
     err = capsys.readouterr().err
     assert len(err.strip().splitlines()) == 1 and err.startswith("hsi-attn: error: ")
     assert pattern in err and "Traceback" not in err
+
+
+def test_an_unknown_split_is_a_one_line_error(capsys: pytest.CaptureFixture[str]) -> None:
+    assert main(["train", "--split", "diagonal"]) != 0
+    err = capsys.readouterr().err
+    assert len(err.strip().splitlines()) == 1 and "Traceback" not in err
+    assert "must be one of random, disjoint, fixed or fixed:NAME" in err
 
 
 @pytest.mark.parametrize("name", [entry.name for entry in SUBCOMMANDS])

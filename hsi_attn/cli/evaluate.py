@@ -15,6 +15,9 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     """Add the ``hsi-attn evaluate`` arguments to ``parser``."""
     parser.add_argument("run_dir", type=Path, help="a run directory written by hsi-attn train")
     parser.add_argument("--device", default=None, help="device override (auto, cpu, cuda...)")
+    parser.add_argument("--tta", action=argparse.BooleanOptionalAction, default=None,
+                        help="average each test window over its 8 flips and rotations "
+                             "(default: as the run was trained)")
     add_scene_location(parser)
 
 
@@ -23,6 +26,6 @@ def run(args: argparse.Namespace) -> int:
     from hsi_attn.run import evaluate_run
 
     metrics = evaluate_run(args.run_dir, root=args.root, download=args.download,
-                           device=args.device)
+                           device=args.device, tta=args.tta)
     print(report.metrics_text(metrics))
     return 0

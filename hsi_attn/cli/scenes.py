@@ -15,11 +15,14 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
 
 
 def run(args: argparse.Namespace) -> int:
-    """Print one line per scene: where its files are, or how to fetch them."""
-    from hsi_attn.data import list_scenes, locate_scene
+    """Print one line per scene: where its files are, or how to fetch them, and the
+    fixed splits from the literature it has (``--split fixed:NAME``)."""
+    from hsi_attn.data import get_manifest, list_scenes, locate_scene
 
     for name in list_scenes():
         location = locate_scene(name, root=args.root)
         hint = "" if location.available else f"; fetch with: hsi-attn download {name}"
-        print(f"{location}{hint}")
+        fixed = sorted(get_manifest(name).fixed_splits)
+        splits = f"; fixed splits: {', '.join(fixed)}" if fixed else ""
+        print(f"{location}{hint}{splits}")
     return 0

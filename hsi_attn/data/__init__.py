@@ -8,7 +8,8 @@ Public entry points:
   memory, and :func:`nodata_mask` for the pixels that hold no data;
 - :class:`LabelCoding` (the user's class codes <-> classes ``1..K``),
   :func:`read_label_codes` and :func:`read_class_names` for ground truth as written;
-- :mod:`hsi_attn.data.splits` for random, spatially disjoint and user-mask splits,
+- :mod:`hsi_attn.data.splits` for random, spatially disjoint, user-mask and fixed
+  (literature) splits, :func:`load_fixed_split` for a scene's fixed split maps,
   :func:`leakage` to measure patch overlap, :class:`SpatialKFold` for CV;
 - :mod:`hsi_attn.data.preprocess` for normalisation/PCA fitted on training pixels;
 - :mod:`hsi_attn.data.patches` for patches gathered without copying the scene, and
@@ -23,6 +24,7 @@ from hsi_attn.data.batches import PatchSource
 from hsi_attn.data.catalog import load_scene
 from hsi_attn.data.class_names import UnusedClassNamesWarning, read_class_names
 from hsi_attn.data.errors import ChecksumError, DataFileError, DatasetNotFoundError
+from hsi_attn.data.fixed_splits import FixedSplit, fixed_split_names, load_fixed_split
 from hsi_attn.data.georeference import Georeference
 from hsi_attn.data.label_coding import LabelCoding
 from hsi_attn.data.label_files import LabelFile, read_label_codes
@@ -30,6 +32,7 @@ from hsi_attn.data.leakage import leakage, leakage_report
 from hsi_attn.data.locate import CACHE_ENV, DATA_ENV, SceneLocation, cache_dir, locate_scene
 from hsi_attn.data.manifest import (
     FileSpec,
+    FixedSplitSpec,
     PackageCopy,
     SceneManifest,
     get_manifest,
@@ -58,6 +61,7 @@ from hsi_attn.data.splits import (
     Split,
     SplitWarning,
     split_disjoint,
+    split_fixed,
     split_from_masks,
     split_random,
 )
@@ -71,6 +75,8 @@ __all__ = [
     "DataFileError",
     "DatasetNotFoundError",
     "FileSpec",
+    "FixedSplit",
+    "FixedSplitSpec",
     "Georeference",
     "LabelCoding",
     "LabelFile",
@@ -90,12 +96,14 @@ __all__ = [
     "cache_dir",
     "check_patch_size",
     "fit_preprocessor",
+    "fixed_split_names",
     "get_manifest",
     "iter_scene_batches",
     "leakage",
     "leakage_report",
     "list_scenes",
     "load_cube",
+    "load_fixed_split",
     "load_labels",
     "load_scene",
     "load_user_scene",
@@ -107,6 +115,7 @@ __all__ = [
     "read_manifest",
     "scene_coords",
     "split_disjoint",
+    "split_fixed",
     "split_from_masks",
     "split_random",
 ]

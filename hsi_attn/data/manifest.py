@@ -9,15 +9,17 @@ manifest records, for the cube and the ground truth:
   Indian Pines ``.npy`` arrays), each with its own sha256;
 
 and for the scene: the cube shape, the class names, a label remapping where the
-stored labels are not ``1..K`` (Salinas-A stores 1, 10..14), and RGB band indices
-(0-based) for display.
+stored labels are not ``1..K`` (Salinas-A stores 1, 10..14), RGB band indices
+(0-based) for display, and the fixed splits of the literature (:class:`FixedSplitSpec`:
+their training and test maps as files, the map's class order, the citation and the
+published figures on them).
 """
 
 from __future__ import annotations
 
 import json
 from collections.abc import Mapping
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from importlib import resources
 from pathlib import Path
 from typing import Any
@@ -52,7 +54,8 @@ class FileSpec:
         name: File name on disk (and in the download URL).
         url: Official download URL.
         sha256: Expected sha256 of the file.
-        variable: Name of the array inside the ``.mat`` file.
+        variable: Name of the array inside the ``.mat`` file (empty for a file of
+            one array, such as a single-image ``.tif``).
         bytes: File size in bytes, when known (informative).
         package_copies: Copies of the same array inside installed packages.
     """
@@ -63,6 +66,33 @@ class FileSpec:
     variable: str
     bytes: int | None = None
     package_copies: tuple[PackageCopy, ...] = ()
+
+
+@dataclass(frozen=True)
+class FixedSplitSpec:
+    """A fixed training/test split that published results use, as files.
+
+    Attributes:
+        name: Key of the split within its scene (``--split fixed:NAME``).
+        title: One line describing it (pixel counts).
+        citation: Who made it and which papers use it.
+        source: Where the files come from (repository and commit).
+        files: ``{"train": FileSpec, "test": FileSpec}``; the maps are ``(H, W)`` with
+            0 = not in the set, otherwise the map's own class label. ``variable`` names
+            the array of a ``.mat`` map and is empty for a single-image ``.tif``.
+        class_map: The map's class label -> the scene's class ``1..K``, when the map's
+            class order is not the scene's; None when it is.
+        published: Published figures on this split, each ``{"method", "oa", "source"}``
+            (``oa`` in percent), shown beside the project's own.
+    """
+
+    name: str
+    title: str
+    citation: str
+    source: str
+    files: Mapping[str, FileSpec]
+    class_map: Mapping[int, int] | None = None
+    published: tuple[Mapping[str, Any], ...] = ()
 
 
 @dataclass(frozen=True)
@@ -82,6 +112,7 @@ class SceneManifest:
             than 0) are an error.
         class_counts: Labelled pixels per class in the real scene (informative).
         source_page: Where the scene is published.
+        fixed_splits: The scene's fixed splits from the literature, by name.
     """
 
     name: str
@@ -94,6 +125,7 @@ class SceneManifest:
     label_map: Mapping[int, int] | None = None
     class_counts: tuple[int, ...] | None = None
     source_page: str = ""
+    fixed_splits: Mapping[str, FixedSplitSpec] = field(default_factory=dict)
 
     @property
     def n_classes(self) -> int:
@@ -133,6 +165,10 @@ class SceneManifest:
                     else tuple(int(c) for c in data["class_counts"])
                 ),
                 source_page=str(data.get("source_page", "")),
+                fixed_splits={
+                    str(key): _fixed_split_spec(str(key), value)
+                    for key, value in (data.get("fixed_splits") or {}).items()
+                },
             )
         except (KeyError, TypeError) as exc:
             raise ValueError(
@@ -157,10 +193,31 @@ class SceneManifest:
                 f"manifest {origin}: label_map values {sorted(self.label_map.values())} must "
                 f"be exactly 1..{k} (one per class name)"
             )
+        for split in self.fixed_splits.values():
+            if split.class_map is not None and not set(split.class_map.values()) <= set(
+                range(1, k + 1)
+            ):
+                raise ValueError(
+                    f"manifest {origin}: fixed split {split.name!r} maps to classes "
+                    f"{sorted(split.class_map.values())}, outside 1..{k}"
+                )
         if self.class_counts is not None and len(self.class_counts) != k:
             raise ValueError(
                 f"manifest {origin}: {len(self.class_counts)} class_counts for {k} classes"
             )
+
+
+def _fixed_split_spec(name: str, data: Mapping[str, Any]) -> FixedSplitSpec:
+    class_map = data.get("class_map")
+    return FixedSplitSpec(
+        name=name,
+        title=str(data.get("title", name)),
+        citation=str(data.get("citation", "")),
+        source=str(data.get("source", "")),
+        files={role: _file_spec(data["files"][role]) for role in ("train", "test")},
+        class_map=None if class_map is None else {int(k): int(v) for k, v in class_map.items()},
+        published=tuple(dict(entry) for entry in data.get("published", ())),
+    )
 
 
 def _file_spec(data: Mapping[str, Any]) -> FileSpec:
@@ -172,7 +229,7 @@ def _file_spec(data: Mapping[str, Any]) -> FileSpec:
         name=str(data["name"]),
         url=str(data["url"]),
         sha256=str(data["sha256"]).lower(),
-        variable=str(data["variable"]),
+        variable=str(data.get("variable") or ""),
         bytes=None if data.get("bytes") is None else int(data["bytes"]),
         package_copies=copies,
     )

@@ -8,8 +8,9 @@ code each class had in the user's file, and every output is written with those c
 from __future__ import annotations
 
 import logging
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import numpy as np
 
@@ -22,6 +23,9 @@ from hsi_attn.data.rasters import open_cube
 from hsi_attn.data.validation import check_cube, check_labels
 
 logger = logging.getLogger(__name__)
+
+if TYPE_CHECKING:
+    from hsi_attn.data.fixed_splits import FixedSplit
 
 
 @dataclass(frozen=True, eq=False)
@@ -44,6 +48,8 @@ class Scene:
             ``1..K`` (benchmark scenes).
         georef: Where the cube lies and what its bands are (empty for benchmark
             scenes and arrays).
+        fixed_split: The fixed split from the literature whose labels ``gt`` holds
+            (see :meth:`with_fixed_split`), or None.
     """
 
     name: str
@@ -54,6 +60,7 @@ class Scene:
     verified_files: tuple[tuple[str, str], ...] = ()
     class_codes: tuple[int, ...] = ()
     georef: Georeference = field(default_factory=Georeference)
+    fixed_split: FixedSplit | None = None
 
     def __post_init__(self) -> None:
         cube = check_cube(self.cube, source=f"scene {self.name!r} cube")
@@ -89,6 +96,21 @@ class Scene:
         object.__setattr__(self, "class_names", names)
         object.__setattr__(self, "rgb_bands", bands)
         object.__setattr__(self, "class_codes", codes)
+
+    def with_fixed_split(self, fixed: FixedSplit) -> Scene:
+        """This scene labelled by a fixed split: ``gt`` becomes the split's own labels
+        (its training and test maps), which are the protocol's labels even where the
+        scene's ground truth leaves a pixel unlabelled.
+
+        Raises:
+            ValueError: If the split's maps do not cover this scene's pixels.
+        """
+        if fixed.train_gt.shape != self.shape:
+            raise ValueError(
+                f"fixed split {fixed.name!r} covers {fixed.train_gt.shape} pixels but scene "
+                f"{self.name!r} is {self.shape}; it belongs to another scene"
+            )
+        return replace(self, gt=fixed.labels, fixed_split=fixed)
 
     @property
     def n_classes(self) -> int:

@@ -60,6 +60,9 @@ def aggregate(records: Sequence[RunRecord]) -> dict[str, Any]:
             "seeds": [r.config["train"]["seed"] for r in runs],
             "best_seed": runs[int(np.argmax(oas))].config["train"]["seed"],
             "best_run": str(runs[int(np.argmax(oas))].out_dir),
+            "leakage": _mean_std([r.metrics.get("protocol", {}).get("leakage", {})
+                                  .get("train->test") for r in runs]),
+            "published": runs[0].metrics.get("protocol", {}).get("published", []),
         })
     return {"cells": cells, "paired": _paired(groups)}
 
@@ -92,7 +95,26 @@ def _paired(groups: dict[tuple[str, str, str, str], list[RunRecord]]) -> list[di
 def _pm(stat: dict[str, Any], scale: float = 100.0) -> str:
     if stat["mean"] is None:
         return "n/a"
+    if stat["n"] < 2:
+        return f"{stat['mean'] * scale:.2f}"  # one seed: no spread to show
     return f"{stat['mean'] * scale:.2f} ± {stat['std'] * scale:.2f}"
+
+
+def _protocol_lines(cells: list[dict[str, Any]]) -> list[str]:
+    """How much the protocol leaks, and the published figures on it, when recorded."""
+    lines = []
+    leakage = [c["leakage"]["mean"] for c in cells if c.get("leakage", {}).get("mean") is not None]
+    if leakage:
+        lines.append(
+            f"Leakage: {100 * float(np.mean(leakage)):.1f} % of the test pixels lie inside a "
+            "training patch (train->test, mean over runs; 0 % means no test pixel is seen in "
+            "training)."
+        )
+    published = next((c["published"] for c in cells if c.get("published")), [])
+    for entry in published:
+        lines.append(f"Published on this split: {entry['method']}, {entry['oa']:.2f} % OA "
+                     f"({entry['source']}).")
+    return lines + [""] if lines else []
 
 
 def markdown_tables(summary: dict[str, Any], *, command: str, device: str, description: str = "") -> dict[str, str]:
@@ -103,6 +125,8 @@ def markdown_tables(summary: dict[str, Any], *, command: str, device: str, descr
         lines = [f"# {scene} / {protocol}", ""]
         if description:
             lines += [description, ""]
+        lines += _protocol_lines([c for c in summary["cells"]
+                                  if (c["scene"], c["protocol"]) == (scene, protocol)])
         lines += [
             f"Produced by `{command}` on {device}. OA, AA in %, kappa x 100; mean ± sample std over seeds.",
             "",

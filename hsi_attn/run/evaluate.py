@@ -19,8 +19,9 @@ from torch import nn
 
 from hsi_attn.config import RunConfig
 from hsi_attn.data import Scene
-from hsi_attn.data.batches import PatchSource
+from hsi_attn.data.batches import PatchSource, dihedral
 from hsi_attn.engine import classification_metrics, predict_logits, resolve_device
+from hsi_attn.inference.tta import dihedral_average
 from hsi_attn.run.directory import load_run_config
 from hsi_attn.run.predict import predict_probabilities
 from hsi_attn.run.prepare import PreparedData, labels_at, load_run_scene, patch_sampler
@@ -47,12 +48,20 @@ class TestScore:
 
 def score_test_pixels(model: nn.Module, data: PreparedData, config: RunConfig,
                       device: torch.device) -> TestScore:
-    """Predict every pixel of ``data``'s cube and score the test pixels."""
+    """Predict every pixel of ``data``'s cube and score the test pixels.
+
+    With ``config.train.tta`` the map is averaged over the 8 flips and quarter turns of
+    the scene (:mod:`hsi_attn.inference.tta`).
+    """
     started = time.perf_counter()
-    probs = predict_probabilities(
-        model, data.cube, patch_size=config.model.patch_size, pad_mode=config.data.pad_mode,
-        batch_size=config.train.eval_batch_size, device=device,
-    )
+
+    def predict(cube: np.ndarray) -> np.ndarray:
+        return predict_probabilities(
+            model, cube, patch_size=config.model.patch_size, pad_mode=config.data.pad_mode,
+            batch_size=config.train.eval_batch_size, device=device,
+        )
+
+    probs = dihedral_average(predict, data.cube) if config.train.tta else predict(data.cube)
     predict_seconds = time.perf_counter() - started
     prediction = probs.argmax(axis=2).astype(np.int64) + 1
     test = data.split.test
@@ -70,6 +79,7 @@ def evaluate_run(
     root: str | os.PathLike[str] | None = None,
     download: bool = False,
     device: str | None = None,
+    tta: bool | None = None,
 ) -> dict[str, Any]:
     """Recompute the test metrics of a trained run on its saved test pixels.
 
@@ -79,6 +89,9 @@ def evaluate_run(
         root: Where to look for the scene.
         download: Download the scene if missing.
         device: Device override (default: the run's configured device).
+        tta: Average each test pixel's probabilities over the 8 flips and quarter
+            turns of its window (:mod:`hsi_attn.inference.tta`); None: as the run was
+            configured (``config.train.tta``).
 
     Returns:
         :func:`~hsi_attn.engine.classification_metrics` of the test pixels.
@@ -109,9 +122,22 @@ def evaluate_run(
     sampler = patch_sampler(config, cube, target)
     source = PatchSource.from_cube(sampler, test, labels_at(the_scene.gt, test),
                                    batch_size=config.train.eval_batch_size, shuffle=False)
-    predictions = [logits.argmax(dim=1).cpu() for logits in
-                   predict_logits(loaded.model, source.batches(None), device=target)]
+    copies = 8 if (config.train.tta if tta is None else tta) else 1
+    batches: Any = source.batches(None)
+    if copies > 1:
+        batches = _dihedral_batches(batches)
+    predictions = [
+        logits.view(-1, copies, logits.shape[1]).softmax(dim=2).mean(dim=1).argmax(dim=1).cpu()
+        for logits in predict_logits(loaded.model, batches, device=target)
+    ]
     return classification_metrics(
         source.labels.numpy(), torch.cat(predictions).numpy(), int(extra["n_classes"]),
         class_names=list(extra["class_names"]), class_codes=trained_codes,
     )
+
+
+def _dihedral_batches(batches: Any) -> Any:
+    """Each batch of N windows as 8N: every window under the 8 symmetries, in turn."""
+    for patches, labels in batches:
+        ops = torch.arange(8).repeat(len(patches))
+        yield dihedral(patches.repeat_interleave(8, dim=0), ops), labels

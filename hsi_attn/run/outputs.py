@@ -9,6 +9,7 @@ import torch
 from torch import nn
 
 from hsi_attn.config import RunConfig
+from hsi_attn.data import leakage_report
 from hsi_attn.engine import History
 from hsi_attn.engine.atomic import save_npy_atomic, write_json_atomic
 from hsi_attn.run.evaluate import TestScore
@@ -43,6 +44,7 @@ def run_metrics(config: RunConfig, data: PreparedData, model: nn.Module, *, hist
         "model": config.model.name,
         "attention": config.model.attention, "seed": train_cfg.seed, "device": str(device),
         "n_train": len(split.train), "n_val": len(split.val), "n_test": len(split.test),
+        "protocol": split_protocol(data, config.model.patch_size),
         "epochs_run": len(history),
         "best_epoch": best["epoch"] if best else None,
         "best_val_oa": best["val_oa"] if best else None,
@@ -59,6 +61,35 @@ def run_metrics(config: RunConfig, data: PreparedData, model: nn.Module, *, hist
             ),
         },
     }
+
+
+def split_protocol(data: PreparedData, patch_size: int) -> dict[str, Any]:
+    """How the run's pixels were split, and how much its patches leak between the sets.
+
+    ``leakage`` is :func:`hsi_attn.data.leakage_report`: for each ordered pair of sets,
+    the fraction of the second set's pixels that lie inside a patch of the first
+    (random splits leak most; the disjoint split's guard band makes train->test 0).
+    A fixed split also records its citation and the published figures on it.
+    """
+    split = data.split
+    record: dict[str, Any] = {
+        "split": split.method, "info": _plain(dict(split.info)),
+        "leakage": dict(leakage_report(split, patch_size)),
+    }
+    fixed = data.scene.fixed_split
+    if split.method == "fixed" and fixed is not None:
+        record.update(name=fixed.name, title=fixed.spec.title, citation=fixed.spec.citation,
+                      published=[dict(entry) for entry in fixed.spec.published])
+    return record
+
+
+def _plain(value: Any) -> Any:
+    """``value`` with numpy scalars and tuples turned into JSON types."""
+    if isinstance(value, dict):
+        return {str(k): _plain(v) for k, v in value.items()}
+    if isinstance(value, (list, tuple)):
+        return [_plain(v) for v in value]
+    return value.item() if hasattr(value, "item") else value
 
 
 def write_run_outputs(out: Path, config: RunConfig, data: PreparedData, *, history: History,

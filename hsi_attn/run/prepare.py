@@ -23,9 +23,12 @@ import torch
 from hsi_attn.config import DataConfig, RunConfig
 from hsi_attn.data import Scene, get_manifest, load_scene, load_user_scene, splits
 from hsi_attn.data.batches import PatchSource
+from hsi_attn.data.fixed_splits import load_fixed_split, parse_split_name
 from hsi_attn.data.patches import PatchSampler
 from hsi_attn.data.preprocess import Preprocessor, fit_preprocessor
+from hsi_attn.data.spectral_jitter import SpectralJitter, SpectrallyJittered
 from hsi_attn.data.splits import Split
+from hsi_attn.engine.sources import BatchSource
 from hsi_attn.run.fit_checks import check_run_fits
 
 __all__ = ["PreparedData", "check_scene_name", "labels_at", "load_run_scene", "patch_sampler",
@@ -77,15 +80,33 @@ def check_scene_name(config: RunConfig, scene: Scene | None) -> None:
 
 
 def load_run_scene(config: RunConfig, scene: Scene | None, root: str | os.PathLike[str] | None,
-                download: bool) -> Scene:
-    """The scene a run uses: ``scene`` if given, else your cube (``--cube``), else the
-    registered scene.
+                   download: bool) -> Scene:
+    """The scene a run trains on: ``scene`` if given, else your cube or a registered scene.
+
+    With a fixed split (``--split fixed[:NAME]``) the scene comes back labelled by the
+    split's own maps (:meth:`~hsi_attn.data.Scene.with_fixed_split`).
 
     Raises:
-        ValueError: If ``--cube`` is given without ``--gt``.
+        ValueError: If ``--cube`` is given without ``--gt``; for a fixed split on a
+            scene that has none (the message lists the splits it has), or on your own cube.
     """
-    if scene is not None:
+    if scene is None:
+        scene = _load(config, root, download)
+    kind, name = parse_split_name(config.data.split)
+    if kind != "fixed" or (scene.fixed_split is not None
+                           and name in (None, scene.fixed_split.name)):
         return scene
+    if config.data.cube_path is not None:
+        raise ValueError(
+            f"--split {config.data.split} needs a registered scene with a fixed split, but "
+            f"this run uses your own cube {config.data.cube_path!r}; use --split random or "
+            "--split disjoint, or split_from_masks() with your own training and test maps"
+        )
+    return scene.with_fixed_split(load_fixed_split(scene.name, name, root=root,
+                                                   download=download))
+
+
+def _load(config: RunConfig, root: str | os.PathLike[str] | None, download: bool) -> Scene:
     data = config.data
     if data.cube_path is not None:
         if data.gt_path is None:
@@ -103,19 +124,33 @@ def load_run_scene(config: RunConfig, scene: Scene | None, root: str | os.PathLi
     return load_scene(data.scene, root=root, download=download)
 
 
-_SPLITS: dict[str, Callable[[RunConfig, np.ndarray], Split]] = {
-    "random": lambda config, gt: splits.split_random(
-        gt, config.data.train_size, val_size=config.data.val_size, seed=config.train.seed),
-    "disjoint": lambda config, gt: splits.split_disjoint(
-        gt, config.data.train_size, patch_size=config.model.patch_size,
+def _split_fixed(config: RunConfig, scene: Scene) -> Split:
+    fixed = scene.fixed_split
+    if fixed is None:
+        raise ValueError(
+            f"--split {config.data.split}: scene {scene.name!r} was not loaded with its fixed "
+            "split; load it with hsi_attn.run.load_run_scene (or Scene.with_fixed_split)"
+        )
+    return splits.split_fixed(fixed.train_gt, fixed.test_gt, val_size=config.data.val_size,
+                              seed=config.train.seed, patch_size=config.model.patch_size,
+                              name=f"{scene.name}:{fixed.name}")
+
+
+_SPLITS: dict[str, Callable[[RunConfig, Scene], Split]] = {
+    "random": lambda config, scene: splits.split_random(
+        scene.gt, config.data.train_size, val_size=config.data.val_size,
+        seed=config.train.seed),
+    "disjoint": lambda config, scene: splits.split_disjoint(
+        scene.gt, config.data.train_size, patch_size=config.model.patch_size,
         seed=config.train.seed, val_size=config.data.val_size),
+    "fixed": _split_fixed,
 }
-"""Split name (``DataConfig.split``'s choices) -> how the scene's pixels are split."""
+"""Split kind (``DataConfig.split`` before any ``:NAME``) -> how the scene's pixels are split."""
 
 
-def split_scene(config: RunConfig, gt: np.ndarray) -> Split:
+def split_scene(config: RunConfig, scene: Scene) -> Split:
     """The split ``config.data`` asks for, seeded with ``config.train.seed``."""
-    return _SPLITS[config.data.split](config, gt)
+    return _SPLITS[parse_split_name(config.data.split)[0]](config, scene)
 
 
 def prepare_data(config: RunConfig, scene: Scene, *, device: torch.device | None = None
@@ -139,7 +174,7 @@ def prepare_data(config: RunConfig, scene: Scene, *, device: torch.device | None
             are all scored on validation pixels).
     """
     check_run_fits(config, scene, device=device)
-    split = split_scene(config, scene.gt)
+    split = split_scene(config, scene)
     if len(split.val) == 0:
         raise ValueError(
             f"the validation set is empty (val_size={config.data.val_size!r}); model "
@@ -170,8 +205,9 @@ def _nonfinite_policy(scene: Scene) -> str:
 
 def training_sources(
     config: RunConfig, data: PreparedData, device: torch.device
-) -> tuple[PatchSource, PatchSource]:
-    """Shuffled (augmented, if configured) training batches and in-order validation batches."""
+) -> tuple[BatchSource, PatchSource]:
+    """Shuffled training batches (flipped and rotated, and spectrally jittered, as
+    configured) and in-order validation batches."""
     sampler = patch_sampler(config, data.cube, device)
     train_cfg = config.train
     split = data.split
@@ -180,6 +216,9 @@ def training_sources(
                                          drop_last=True, augment=train_cfg.augment)
     val_source = PatchSource.from_cube(sampler, split.val, data.labels(split.val),
                                        batch_size=train_cfg.eval_batch_size, shuffle=False)
+    if train_cfg.spectral_augment:
+        jitter = SpectralJitter.scaled(train_cfg.spectral_augment)
+        return SpectrallyJittered(train_source, data.preprocessor, jitter), val_source
     return train_source, val_source
 
 

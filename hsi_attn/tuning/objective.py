@@ -29,6 +29,7 @@ from hsi_attn.tuning.recovery import (
 )
 from hsi_attn.tuning.search_space import SearchSpace, suggest_config
 from hsi_attn.run import PreparedData, prepare_data
+from hsi_attn.run.prepare import load_run_scene
 from hsi_attn.tuning.validation_training import data_key, train_and_validate
 
 __all__ = ["Objective", "PruningCallback", "TrialHeartbeat", "load_study_scene"]
@@ -114,9 +115,15 @@ class TrialHeartbeat(Callback):
 
 def load_study_scene(base: RunConfig, scene: Any = None, *,
                      root: str | os.PathLike[str] | None = None, download: bool = False) -> Any:
-    """The scene a study tunes on: ``scene`` if given, else the one ``base.data`` names."""
-    if scene is not None and not isinstance(scene, str):
-        return scene
+    """The scene a study tunes on: ``scene`` if given, else the one ``base.data`` names;
+    labelled by its fixed split when ``base.data.split`` asks for one."""
+    if scene is None or isinstance(scene, str):
+        scene = _named_scene(base, scene, root=root, download=download)
+    return load_run_scene(base, scene, root, download)
+
+
+def _named_scene(base: RunConfig, name: str | None, *,
+                 root: str | os.PathLike[str] | None, download: bool) -> Any:
     data = base.data
     if data.cube_path is not None:
         from hsi_attn.data import load_user_scene
@@ -125,10 +132,12 @@ def load_study_scene(base: RunConfig, scene: Any = None, *,
             raise ValueError(f"tuning on your own cube {data.cube_path!r} needs its ground "
                              "truth: pass --gt FILE (0 = unlabelled, classes 1..K)")
         return load_user_scene(data.cube_path, data.gt_path, cube_variable=data.cube_variable,
-                               gt_variable=data.gt_variable, name=data.scene)
+                               gt_variable=data.gt_variable, name=data.scene,
+                               class_names_path=data.class_names_path,
+                               ignore_label=data.ignore_label)
     from hsi_attn.data import load_scene
 
-    return load_scene(scene or data.scene, root=root, download=download)
+    return load_scene(name or data.scene, root=root, download=download)
 
 
 class Objective:

@@ -30,7 +30,8 @@ logger = logging.getLogger(__name__)
 
 def data_key(config: RunConfig) -> tuple[Any, ...]:
     """What the prepared data depends on: trials with equal keys share it."""
-    patch = config.model.patch_size if config.data.split == "disjoint" else None
+    # The disjoint split's guard band and the fixed split's validation carve use the patch.
+    patch = config.model.patch_size if config.data.split != "random" else None
     return (dataclasses.astuple(config.data), config.train.seed, patch)
 
 

@@ -9,6 +9,8 @@ Every split returns a :class:`Split` of ``(n, 2)`` int64 ``(row, col)`` coordina
   sets, so no training patch contains a validation or test pixel and no validation
   patch contains a test pixel.
 - :func:`split_from_masks`: masks the user already has.
+- :func:`split_fixed`: a fixed split from the literature (its training and test maps),
+  with validation carved out of the training map spatially.
 - :class:`SpatialKFold`: a scikit-learn CV splitter with spatially disjoint folds.
 
 Sizes: a float in (0, 1) is a fraction of each class, rounded, with at least one
@@ -23,6 +25,7 @@ Hyperspectral Image Segmentation", IEEE GRSL 2019, https://arxiv.org/abs/1811.03
 
 from hsi_attn.data.spatial_cv import SpatialKFold
 from hsi_attn.data.splits.disjoint import split_disjoint
+from hsi_attn.data.splits.fixed import split_fixed
 from hsi_attn.data.splits.masks import split_from_masks
 from hsi_attn.data.splits.random import split_random
 from hsi_attn.data.splits.split import SUBSETS, Split, SplitWarning
@@ -33,6 +36,7 @@ __all__ = [
     "Split",
     "SplitWarning",
     "split_disjoint",
+    "split_fixed",
     "split_from_masks",
     "split_random",
 ]

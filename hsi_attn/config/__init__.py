@@ -21,28 +21,35 @@ configuration may describe a scene of your own, passed as a
 from __future__ import annotations
 
 import dataclasses
-import difflib
-import os
-import sys
-import warnings
-from collections.abc import Callable
 from dataclasses import dataclass, field
-from functools import cache, partial
-from typing import Any, TypeVar
+from functools import partial
+from typing import Any
 
 from hsi_attn.checks import (
     AdjustedSettingWarning,
     IgnoredSettingWarning,
     SettingWarning,
-    check_bool,
-    check_choice,
     check_device,
     check_fraction_or_count,
     check_int,
     check_odd_int,
     check_patch_size,
     check_real,
+    check_split,
     check_text,
+)
+from hsi_attn.config.settings import (
+    VALUE_KINDS,
+    check_fields,
+    check_setting,
+    default_of,
+    field_of,
+    from_dict,
+    reject_unknown,
+    setting,
+    setting_flag,
+    setting_label,
+    warn_ignored,
 )
 
 __all__ = [
@@ -61,75 +68,6 @@ __all__ = [
     "setting_label",
 ]
 
-C = TypeVar("C")
-Check = Callable[[Any, str], Any]
-"""A field check: ``(value, label) -> canonical value``, ValueError naming ``label`` if bad."""
-
-
-VALUE_KINDS = ("str", "int", "float", "bool", "path", "fraction_or_count", "int_or_none",
-               "int_or_adaptive", "float_or_none")
-"""How a setting's value is written as text (the command line parses each kind its own way)."""
-
-
-def setting(
-    default: Any,
-    *,
-    help: str,
-    kind: str,
-    flag: str | None = None,
-    choices: tuple[str, ...] | None = None,
-    searched: bool = False,
-    may_change_on_resume: bool = False,
-    check: Check | None = None,
-) -> Any:
-    """A configuration field with the metadata every face of the package reads.
-
-    Args:
-        default: The one default of the setting.
-        help: One line for ``--help`` and the docs (the default is appended by the CLI).
-        kind: How the value is written as text, one of :data:`VALUE_KINDS`.
-        flag: The command-line flag (default ``--`` + the field name with dashes).
-        choices: The accepted words, for settings that take one of a few.
-        searched: The Optuna tuner searches this setting (``hsi-attn tune`` takes it as a
-            search-space option, not a fixed setting).
-        may_change_on_resume: Where and how fast a run computes, not what it computes:
-            may differ between a run and its resumption, and between the workers of
-            one study.
-        check: How the value is checked when the configuration is constructed
-            (:data:`Check`). Default: the ``choices`` if given, else by ``kind``
-            (a non-empty string, a path, a bool).
-    """
-    if kind not in VALUE_KINDS:
-        raise ValueError(f"unknown setting kind {kind!r}; accepted: {', '.join(VALUE_KINDS)}")
-    if check is None:
-        check = (partial(check_choice, choices=choices) if choices is not None
-                 else _DEFAULT_CHECKS.get(kind, _optional(check_text)))
-    metadata = {"help": help, "kind": kind, "flag": flag, "choices": choices,
-                "searched": searched, "may_change_on_resume": may_change_on_resume,
-                "check": check}
-    return field(default=default, metadata=metadata)
-
-
-def setting_flag(item: dataclasses.Field[Any]) -> str:
-    """The command-line flag of a setting: its metadata's, else ``--`` + the dashed name."""
-    return item.metadata.get("flag") or "--" + item.name.replace("_", "-")
-
-
-def setting_label(item: dataclasses.Field[Any]) -> str:
-    """How messages name a setting: its field and flag, e.g. ``batch_size (--batch-size)``."""
-    return f"{item.name} ({setting_flag(item)})"
-
-
-def _optional(check: Callable[..., Any]) -> Check:
-    """``check`` for a value that may also be None."""
-    return lambda value, label: None if value is None else check(value, label)
-
-
-def _path(value: Any, name: str) -> str:
-    return check_text(os.fspath(value) if isinstance(value, os.PathLike) else value, name)
-
-
-_DEFAULT_CHECKS: dict[str, Check] = {"bool": check_bool, "path": _optional(_path)}
 _at_least_1 = partial(check_int, minimum=1)
 
 
@@ -139,8 +77,11 @@ class DataConfig:
 
     Attributes:
         scene: Registered scene name (see ``hsi-attn scenes``).
-        split: ``"random"`` (stratified per class) or ``"disjoint"`` (spatial blocks
-            with a guard band, no patch overlap between sets).
+        split: ``"random"`` (stratified per class), ``"disjoint"`` (spatial blocks
+            with a guard band, no patch overlap between sets), or ``"fixed"`` /
+            ``"fixed:NAME"``: a fixed split from the literature that the scene's manifest
+            lists (its training and test maps; validation is carved out of the training
+            map spatially, and ``train_size`` is not used).
         train_size: Fraction per class in (0, 1), or an int count per class.
         val_size: Fraction (or count) per class held out for early stopping; never the
             test set.
@@ -166,8 +107,10 @@ class DataConfig:
     scene: str = setting("indian_pines", kind="str", help="scene name (see hsi-attn scenes); "
                          "with --cube, the name given to your cube (default: its file stem)",
                          check=check_text)
-    split: str = setting("random", kind="str", choices=("random", "disjoint"),
-                         help="random per class, or spatially disjoint blocks")
+    split: str = setting("random", kind="str",
+                         help="random per class, disjoint (spatial blocks), or fixed / "
+                              "fixed:NAME (the scene's fixed split from the literature)",
+                         check=check_split)
     train_size: float | int = setting(0.1, kind="fraction_or_count",
                                       help="training fraction (0.1) or count (20) per class",
                                       check=check_fraction_or_count)
@@ -195,14 +138,18 @@ class DataConfig:
                                 check=partial(check_int, minimum=-(2**31)))
 
     def __post_init__(self) -> None:
-        _check_fields(self)
+        check_fields(self)
         if self.cube_path is None:
             for name in ("gt_path", "cube_variable", "gt_variable", "class_names_path"):
                 if getattr(self, name) is not None:
-                    _warn_ignored(self, name, "it only applies to your own cube (--cube FILE)")
-            if self.ignore_label != _default(DataConfig, "ignore_label"):
-                _warn_ignored(self, "ignore_label",
+                    warn_ignored(self, name, "it only applies to your own cube (--cube FILE)")
+            if self.ignore_label != default_of(DataConfig, "ignore_label"):
+                warn_ignored(self, "ignore_label",
                               "it only applies to your own cube (--cube FILE)")
+        if self.split.startswith("fixed") and self.train_size != default_of(DataConfig,
+                                                                           "train_size"):
+            warn_ignored(self, "train_size", f"split {self.split!r} trains on the pixels of "
+                          "its fixed training map")
 
 
 @dataclass(frozen=True)
@@ -231,8 +178,8 @@ class ModelConfig:
                               check=check_patch_size)
 
     def __post_init__(self) -> None:
-        _check_fields(self)
-        if all(getattr(self, name) == _default(ModelConfig, name)
+        check_fields(self)
+        if all(getattr(self, name) == default_of(ModelConfig, name)
                for name in ("name", "attention", *self.attention_kwargs())):
             return  # the defaults are registered and fit together (tests/test_config.py)
         self._check_names()
@@ -248,17 +195,17 @@ class ModelConfig:
             try:
                 lookup(registry, getattr(self, name), kind=kind)
             except ValueError as error:
-                raise ValueError(f"{setting_label(_field(self, name))}: {error}") from None
+                raise ValueError(f"{setting_label(field_of(self, name))}: {error}") from None
             object.__setattr__(self, name, getattr(self, name).strip().lower())
         try:
             check_3d_attention(self.attention, model=self.name)
         except ValueError as error:
-            raise ValueError(f"{setting_label(_field(self, 'attention'))}: {error}") from None
+            raise ValueError(f"{setting_label(field_of(self, 'attention'))}: {error}") from None
         used = accepted_options(self.attention)
         for option, value in self.attention_kwargs().items():
-            if option not in used and value != _default(ModelConfig, option):
+            if option not in used and value != default_of(ModelConfig, option):
                 users = [a for a in attentions_using(option) if a in three_d_attention_names()]
-                _warn_ignored(self, option, f"attention {self.attention!r} has no {option} "
+                warn_ignored(self, option, f"attention {self.attention!r} has no {option} "
                                             f"(it is used by {', '.join(users)})")
 
     def attention_kwargs(self) -> dict[str, Any]:
@@ -288,6 +235,11 @@ class TrainConfig:
         eval_batch_size: Batch size for validation and full-scene prediction.
         augment: Random flips and 90-degree rotations of each training patch, drawn
             from the seeded data-order generator.
+        spectral_augment: Strength of the spectral augmentation of training patches
+            (:mod:`hsi_attn.data.spectral_jitter`: brightness and per-band gain, offset,
+            noise): 0 off, 1 the default strengths.
+        tta: Test-time augmentation: the test map is the average over the 8 flips and
+            quarter turns of the scene (:mod:`hsi_attn.inference.tta`), 8x the cost.
     """
 
     epochs: int = setting(100, kind="int", help="maximum epochs", check=_at_least_1)
@@ -323,9 +275,14 @@ class TrainConfig:
                                    check=_at_least_1)
     augment: bool = setting(True, kind="bool",
                             help="random flips/rotations of training patches")
+    spectral_augment: float = setting(0.0, kind="float", help="spectral augmentation "
+                                      "strength (0 off, 1 default gains/offsets/noise)",
+                                      check=partial(check_real, at_least=0))
+    tta: bool = setting(False, kind="bool", may_change_on_resume=True,
+                        help="average the test map over the 8 flips/rotations")
 
     def __post_init__(self) -> None:
-        _check_fields(self)
+        check_fields(self)
 
 
 @dataclass(frozen=True)
@@ -362,88 +319,9 @@ class RunConfig:
     @classmethod
     def from_dict(cls, data: dict[str, Any]) -> RunConfig:
         """Rebuild from :meth:`to_dict` output; unknown keys raise ValueError."""
-        _reject_unknown(cls, data)
+        reject_unknown(cls, data)
         return cls(
             data=from_dict(DataConfig, data.get("data", {})),
             model=from_dict(ModelConfig, data.get("model", {})),
             train=from_dict(TrainConfig, data.get("train", {})),
         )
-
-
-def check_setting(cls: type, name: str, value: Any) -> Any:
-    """Check one ``value`` for the setting ``name`` of ``cls`` as the constructor would.
-
-    For callers that hold candidate values rather than a whole configuration (the
-    tuner's search space). Only the field's own check runs; names against registries
-    and the warnings need the whole object.
-
-    Returns:
-        The value in its canonical form.
-
-    Raises:
-        ValueError: With the same message the constructor gives.
-    """
-    item = _field(cls, name)
-    return item.metadata["check"](value, setting_label(item))
-
-
-def from_dict(cls: type[C], data: dict[str, Any]) -> C:
-    """Build the flat dataclass ``cls`` from ``data``, rejecting unknown keys.
-
-    Args:
-        cls: A frozen config dataclass.
-        data: Field values; missing ones take the dataclass defaults.
-
-    Raises:
-        ValueError: On a key that is not a field of ``cls`` (with close matches).
-    """
-    _reject_unknown(cls, data)
-    return cls(**data)
-
-
-def _reject_unknown(cls: type, data: dict[str, Any]) -> None:
-    if not isinstance(data, dict):
-        raise ValueError(f"{cls.__name__} expects a mapping, got {type(data).__name__}")
-    names = [f.name for f in dataclasses.fields(cls)]
-    for key in data:
-        if key not in names:
-            close = difflib.get_close_matches(str(key), names, n=2)
-            hint = f" Did you mean {' or '.join(map(repr, close))}?" if close else ""
-            raise ValueError(
-                f"unknown {cls.__name__} key {key!r}.{hint} Accepted keys: {', '.join(names)}."
-            )
-
-
-def _field(config: object, name: str) -> dataclasses.Field[Any]:
-    return next(f for f in dataclasses.fields(config) if f.name == name)  # type: ignore[arg-type]
-
-
-@cache
-def _default(cls: type, name: str) -> Any:
-    return next(f.default for f in dataclasses.fields(cls) if f.name == name)
-
-
-def _check_fields(config: object) -> None:
-    """Check every field of ``config`` with its metadata's check; store canonical values."""
-    for item in dataclasses.fields(config):  # type: ignore[arg-type]
-        value = item.metadata["check"](getattr(config, item.name), setting_label(item))
-        object.__setattr__(config, item.name, value)
-
-
-def _warn_ignored(config: object, name: str, why: str) -> None:
-    """Warn that setting ``name`` is ignored, pointing at the code that built ``config``."""
-    flag = setting_flag(_field(config, name))
-    warnings.warn(IgnoredSettingWarning(f"{name}={getattr(config, name)!r} ({flag}) is ignored: "
-                                        f"{why}"), stacklevel=_outside_this_module())
-
-
-def _outside_this_module() -> int:
-    """The stacklevel of the first caller outside this module and ``dataclasses``.
-
-    Skips the dataclass ``__init__`` (run with this module's globals) and
-    ``dataclasses.replace``, so the warning names the user's line.
-    """
-    frame, level = sys._getframe(2), 2  # the caller of _warn_ignored is level 2
-    while frame is not None and frame.f_globals.get("__name__") in (__name__, "dataclasses"):
-        frame, level = frame.f_back, level + 1
-    return level
