@@ -70,8 +70,6 @@ SUBCOMMANDS: tuple[Subcommand, ...] = (
                evaluate.run),
     Subcommand("predict", "classify a new cube with a trained run", predict.add_arguments,
                predict.run),
-    Subcommand("export", "write a trained run as ONNX models (preprocessing included)",
-               export.add_arguments, export.run),
     Subcommand("scenes", "list scenes and whether each is available locally",
                scenes.add_arguments, scenes.run),
     Subcommand("models", "list model families with their input shape",
@@ -84,6 +82,8 @@ SUBCOMMANDS: tuple[Subcommand, ...] = (
                tune.add_arguments, tune.run),
     Subcommand("experiment", "run (or resume) an experiment grid and publish its tables",
                experiment.add_arguments, experiment.run),
+    Subcommand("export", "write a trained run as ONNX models (preprocessing included)",
+               export.add_arguments, export.run),
 )
 
 _INTERRUPT_HINTS = {
