@@ -115,7 +115,8 @@ def make_trained(family: str, cube: np.ndarray, seed: int = 0) -> TrainedRun:
     extra = {"scene": "synthetic", "n_classes": len(CLASS_CODES), "n_bands": pca,
              "n_bands_in": cube.shape[2], "class_codes": CLASS_CODES,
              "class_names": [f"crop {c}" for c in CLASS_CODES],
-             "georef": Georeference(wavelengths=wavelengths, wavelength_units="Nanometers").to_dict()}
+             "georef": Georeference(wavelengths=wavelengths,
+                                    wavelength_units="Nanometers").to_dict()}
     model = calibrated(randomized(model, seed), preprocessor.transform(cube), p)
     return TrainedRun(config, model, extra, preprocessor, True)
 
@@ -199,6 +200,10 @@ def test_dense_graph_matches_predict_scene_on_two_tile_sizes(exported: tuple[Tra
         print(f"{trained.config.model.name} dense {h}x{w}: max |diff| "
               f"{np.abs(got[0] - expected).max():.2e}")
         np.testing.assert_allclose(got[0], expected, rtol=0, atol=ATOL)
+    pair = np.stack([padded[:p + 3, :p + 2], padded[-p - 3:, -p - 2:]]).transpose(0, 3, 1, 2)
+    got = session.run(None, {"tile": np.ascontiguousarray(pair)[:, None]})[0]  # N = 2
+    np.testing.assert_allclose(got[0], reference[:4, :3].transpose(2, 0, 1), rtol=0, atol=ATOL)
+    np.testing.assert_allclose(got[1], reference[-4:, -3:].transpose(2, 0, 1), rtol=0, atol=ATOL)
     assert result.max_abs_difference["dense"] <= ATOL
 
 
@@ -228,7 +233,8 @@ def test_metadata_describes_the_model(exported: tuple[TrainedRun, Any]) -> None:
         assert meta.class_codes == tuple(CLASS_CODES)
         assert meta.class_names == tuple(f"crop {c}" for c in CLASS_CODES)
         assert meta.patch_size == trained.config.model.patch_size
-        assert meta.n_bands_raw == RAW_BANDS and meta.n_bands_model == trained.preprocessor.n_bands_out
+        assert meta.n_bands_raw == RAW_BANDS
+        assert meta.n_bands_model == trained.preprocessor.n_bands_out
         assert meta.wavelengths == tuple(400.0 + 10 * i for i in range(RAW_BANDS))
         assert meta.pad_mode == "reflect" and meta.nonfinite == trained.preprocessor.nonfinite
         assert (meta.model, meta.attention) == (trained.config.model.name,
@@ -271,6 +277,7 @@ def test_validation_rejects_a_graph_that_differs(exported: tuple[TrainedRun, Any
                             inputs, graph="patch")
 
 
+@pytest.mark.slow  # 21 to 30 s on the loaded 2-core machine, most of it the export
 def test_whole_indian_pines_dense_onnx_equals_predict_scene(indian_pines: Any,
                                                             tmp_path: Path) -> None:
     """The default flagship (random weights) over the real scene, raw cube in."""

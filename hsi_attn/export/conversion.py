@@ -42,18 +42,18 @@ ONNX_OPSET = 18
 
 @contextlib.contextmanager
 def _quiet_exporter() -> Iterator[None]:
-    """Keep the exporter's progress lines and internal deprecation warnings off the terminal.
+    """Keep the exporter's log lines and internal deprecation warnings off the terminal.
 
     They are about torch's own code (``torchvision is not installed``, pytree
-    deprecations), not about the model; they go to this module's debug log instead.
+    deprecations), not about the model; the warnings go to this module's debug log.
+    (``verbose=False`` keeps the dynamo exporter's progress lines off stdout.)
     """
     loggers = [logging.getLogger(name) for name in ("torch.onnx", "torch.export", "torch._export")]
     levels = [each.level for each in loggers]
     for each in loggers:
         each.setLevel(logging.ERROR)
-    printed = io.StringIO()
     try:
-        with warnings.catch_warnings(record=True) as caught, contextlib.redirect_stdout(printed):
+        with warnings.catch_warnings(record=True) as caught:
             warnings.simplefilter("always")
             yield
     finally:
@@ -61,8 +61,6 @@ def _quiet_exporter() -> Iterator[None]:
             each.setLevel(level)
     for warning in caught:
         logger.debug("exporter warning: %s", warning.message)
-    if printed.getvalue().strip():
-        logger.debug("exporter output:\n%s", printed.getvalue().strip())
 
 
 def to_onnx(

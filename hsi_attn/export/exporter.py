@@ -30,7 +30,7 @@ from typing import Any
 import numpy as np
 import torch
 
-from hsi_attn.checks import check_choice
+from hsi_attn.checks import check_choice, check_real
 from hsi_attn.data.georeference import Georeference
 from hsi_attn.engine.atomic import atomic_write
 from hsi_attn.export.conversion import ONNX_OPSET, to_onnx, with_metadata
@@ -171,13 +171,18 @@ def export_onnx(
 
     Raises:
         FileExistsError: If a target exists and ``overwrite`` is False (checked first).
-        ValueError: On a bad ``graph`` or ``out``, ``graph="dense"`` for a model
+        ValueError: On a bad ``graph``, ``out`` or ``atol``, ``graph="dense"`` for a model
             without a dense twin, or a graph that does not match PyTorch
             (:class:`~hsi_attn.export.validation.ExportValidationError`).
         ImportError: If onnx, onnxscript or onnxruntime is missing.
     """
     graph = check_choice(graph, "graph", choices=EXPORT_GRAPHS)
-    targets = _targets(Path(out), graph, isinstance(trained.model, DenseCapable), overwrite)
+    check_real(atol, "atol", above=0.0)
+    dense_capable = isinstance(trained.model, DenseCapable)
+    targets = _targets(Path(out), graph, dense_capable, overwrite)
+    if graph == "both" and not dense_capable:
+        logger.info("%s has no dense twin: writing the patch graph only",
+                    trained.config.model.name)
     blobs: dict[str, bytes] = {}
     differences: dict[str, float] = {}
     for kind, path in targets.items():

@@ -39,8 +39,8 @@ _WORKING_COPIES = 3  # a layer's input, its output and one temporary
 
 
 def _frozen_copy(model: nn.Module) -> nn.Module:
-    """A float32, evaluation-mode copy: exporting never changes the caller's model."""
-    return copy.deepcopy(model).float().eval()
+    """A float32, evaluation-mode CPU copy: exporting never changes the caller's model."""
+    return copy.deepcopy(model).cpu().float().eval()
 
 
 class PatchProbabilities(nn.Module):
@@ -89,7 +89,6 @@ class DenseProbabilities(nn.Module):
         self.preprocessing = SpectralPreprocessing(preprocessor)
         net = _frozen_copy(model)
         self.twin = net.dense_twin()  # type: ignore[attr-defined]
-        self.patch_size = int(model.patch_size)
         self.eval()
 
     def forward(self, tile: Tensor) -> Tensor:

@@ -107,7 +107,8 @@ class ExportMetadata:
             value = getattr(self, field.name)
             if value is None:
                 continue
-            props[field.name] = json.dumps(list(value)) if field.name in _JSON_FIELDS else str(value)
+            listed = field.name in _JSON_FIELDS
+            props[field.name] = json.dumps(list(value)) if listed else str(value)
         return props
 
     @classmethod

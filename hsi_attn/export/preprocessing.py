@@ -50,9 +50,9 @@ class SpectralPreprocessing(nn.Module):
         self.register_buffer("offset", buffer(preprocessor.offset))
         self.register_buffer("scale", buffer(preprocessor.scale))
         self.has_pca = preprocessor.pca_components is not None
-        if self.has_pca:
-            self.register_buffer("pca_mean", buffer(preprocessor.pca_mean))  # type: ignore[arg-type]
-            self.register_buffer("projection", buffer(preprocessor.pca_components).T.contiguous())  # type: ignore[arg-type]
+        if preprocessor.pca_mean is not None and preprocessor.pca_components is not None:
+            self.register_buffer("pca_mean", buffer(preprocessor.pca_mean))
+            self.register_buffer("projection", buffer(preprocessor.pca_components).T.contiguous())
         self.eval()
 
     def forward(self, x: Tensor) -> Tensor:

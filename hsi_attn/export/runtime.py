@@ -242,7 +242,8 @@ class OnnxSceneClassifier:
         out = np.empty((height * width, self.metadata.n_classes), dtype=np.float32)
         for start in range(0, height * width, batch):
             rows, cols = np.divmod(np.arange(start, min(start + batch, height * width)), width)
-            out[start:start + len(rows)] = self._run(np.ascontiguousarray(windows[rows, cols])[:, None])
+            patches = np.ascontiguousarray(windows[rows, cols])[:, None]
+            out[start:start + len(rows)] = self._run(patches)
         return out.reshape(height, width, -1)
 
 

@@ -39,10 +39,10 @@ def _source_block(cube: np.ndarray | None, preprocessor: Preprocessor, side: int
     bands = preprocessor.n_bands_in
     if cube is None:
         if preprocessor.normalization == "standard":
-            values = preprocessor.offset + preprocessor.scale * rng.standard_normal((side, side, bands))
+            unit = rng.standard_normal((side, side, bands))
         else:  # minmax: the training range; none: offset 0, scale 1
-            values = preprocessor.offset + preprocessor.scale * rng.random((side, side, bands))
-        return values.astype(np.float32)
+            unit = rng.random((side, side, bands))
+        return (preprocessor.offset + preprocessor.scale * unit).astype(np.float32)
     cube = np.asarray(cube)
     if cube.ndim != 3 or cube.shape[2] != bands:
         raise ValueError(
