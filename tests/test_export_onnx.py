@@ -9,6 +9,7 @@ model or ``predict_scene``.
 
 from __future__ import annotations
 
+import copy
 import json
 import subprocess
 import sys
@@ -40,6 +41,7 @@ from hsi_attn.export import (  # noqa: E402 - after the guards
     ExportMetadata,
     ExportValidationError,
     OnnxSceneClassifier,
+    dense_graph_path,
     export_onnx,
     predict_scene_onnx,
     read_metadata,
@@ -277,7 +279,42 @@ def test_validation_rejects_a_graph_that_differs(exported: tuple[TrainedRun, Any
                             inputs, graph="patch")
 
 
-@pytest.mark.slow  # 21 to 30 s on the loaded 2-core machine, most of it the export
+def test_fallback_exporter_and_a_wrong_graph_is_never_written(
+        cube: np.ndarray, tmp_path: Path, monkeypatch: pytest.MonkeyPatch,
+        caplog: pytest.LogCaptureFixture) -> None:
+    """With the dynamo exporter failing, the TorchScript one is tried, and checked."""
+    from hsi_attn.export import exporter
+
+    export = torch.onnx.export
+
+    def dynamo_fails(*args: Any, dynamo: bool = True, **kwargs: Any) -> Any:
+        if dynamo:
+            raise RuntimeError("simulated dynamo failure")
+        return export(*args, dynamo=False, **kwargs)
+
+    monkeypatch.setattr(torch.onnx, "export", dynamo_fails)
+    trained = make_trained("resnet3d", cube)
+    with caplog.at_level("WARNING", logger="hsi_attn"):
+        result = export_onnx(trained, tmp_path / "model.onnx")
+    assert "trying the TorchScript exporter" in caplog.text
+    assert max(result.max_abs_difference.values()) <= ATOL
+
+    to_onnx = exporter.to_onnx
+
+    def wrong_graph(module: nn.Module, example: torch.Tensor, **kwargs: Any) -> Any:
+        broken = copy.deepcopy(module)
+        with torch.no_grad():
+            next(broken.parameters()).add_(0.5)
+        return to_onnx(broken, example, **kwargs)
+
+    monkeypatch.setattr(exporter, "to_onnx", wrong_graph)
+    out = tmp_path / "other" / "model.onnx"
+    with pytest.raises(ExportValidationError, match="was not written"):
+        export_onnx(trained, out)
+    assert not out.parent.exists() or not list(out.parent.iterdir())
+
+
+@pytest.mark.slow  # 12 to 30 s on the shared 2-core machine (load 4 to 9), half of it the export
 def test_whole_indian_pines_dense_onnx_equals_predict_scene(indian_pines: Any,
                                                             tmp_path: Path) -> None:
     """The default flagship (random weights) over the real scene, raw cube in."""

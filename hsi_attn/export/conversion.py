@@ -1,18 +1,20 @@
 """A torch module to an in-memory ONNX model, with dynamic axes and hsi_attn metadata.
 
-Which exporter (torch 2.13, onnxscript 0.7, onnx 1.23, ONNX Runtime 1.32; tried on every
-model family with every 3-D attention, patch and dense graphs, November 2026):
+Which exporter (torch 2.13, onnxscript 0.7, onnx 1.23, ONNX Runtime 1.32, November 2026):
 
 * the **dynamo-based exporter** (``torch.onnx.export(..., dynamo=True)``, torch 2.13's
-  default; needs onnxscript) exports every patch model and every dense twin, with
-  dynamic batch, height and width, and ONNX Runtime matches PyTorch to about 1e-7 on
-  the probabilities. It is the one used;
-* the TorchScript-based exporter (``dynamo=False``) also ran on all of them but gave
-  wrong graphs, silently: the ``resnet3d`` dense twin was off by 0.55 in probability,
-  ``hybridsn``'s patch graph by 0.015 (tracing turns shape-dependent Python branches
-  into constants). It is kept only as a fallback for a module the dynamo exporter
-  cannot trace, and every graph is checked against PyTorch before it is written
-  (:mod:`hsi_attn.export.validation`), so a wrong graph is an error, not a file.
+  default; needs onnxscript) exports every model family with every 3-D attention, patch
+  graphs and dense twins, with dynamic batch, height and width; ONNX Runtime matched
+  PyTorch to within 2e-6 in probability on all of them. It is the one used;
+* the TorchScript-based exporter (``dynamo=False``) also exported the patch graphs of
+  ``resnet3d`` and ``hybridsn`` and the ``resnet3d`` dense twin correctly (6e-8) when the
+  exported module was in evaluation mode, but a wrapper left in training mode around
+  evaluation-mode networks came out silently wrong (off by up to 0.5 in probability).
+  It is kept as the fallback for a module the dynamo exporter cannot trace.
+
+Either way every exported module is in evaluation mode (:mod:`hsi_attn.export.graphs`)
+and every graph is checked against PyTorch before it is written
+(:mod:`hsi_attn.export.validation`), so a wrong graph is an error, not a file.
 
 The opset is :data:`ONNX_OPSET` = 18: every operation these graphs use exists there,
 and ONNX Runtime supports it from version 1.14 on, so older deployment runtimes load
@@ -86,8 +88,12 @@ def to_onnx(
         The ``onnx.ModelProto``, weights included, opset :data:`ONNX_OPSET`.
 
     Raises:
-        ValueError: If neither exporter can export the module.
+        ValueError: If a submodule is in training mode (exported graphs are for
+            inference), or neither exporter can export the module.
     """
+    training = [name or "the module" for name, each in module.named_modules() if each.training]
+    if training:
+        raise ValueError(f"{training[0]!r} is in training mode; call .eval() before exporting")
     dynamic = {axis: torch.export.Dim(name, min=minimum)
                for axis, (name, minimum) in input_axes.items()}
     names = {"input_names": [input_name], "output_names": [output_name]}

@@ -149,14 +149,21 @@ class OnnxSceneClassifier:
         """Label code of each probability channel, ``(K,)`` int64."""
         return np.asarray(self.metadata.class_codes, dtype=np.int64)
 
-    def predict(self, raw_cube: np.ndarray, **options: Any) -> np.ndarray:
+    def predict(
+        self,
+        raw_cube: np.ndarray,
+        *,
+        max_memory: int = DEFAULT_MAX_MEMORY,
+        tile_size: int | None = None,
+        batch_size: int | None = None,
+    ) -> np.ndarray:
         """Class codes ``(H, W)`` int64: the most probable class of every pixel.
 
-        Args:
-            raw_cube: The raw ``(H, W, B_raw)`` cube.
-            **options: ``max_memory``, ``tile_size``, ``batch_size`` of :meth:`predict_proba`.
+        Takes the arguments of :meth:`predict_proba`.
         """
-        return self.class_codes[self.predict_proba(raw_cube, **options).argmax(axis=2)]
+        probs = self.predict_proba(raw_cube, max_memory=max_memory, tile_size=tile_size,
+                                   batch_size=batch_size)
+        return self.class_codes[probs.argmax(axis=2)]
 
     def predict_proba(
         self,
