@@ -41,7 +41,6 @@ from hsi_attn.export import (  # noqa: E402 - after the guards
     ExportMetadata,
     ExportValidationError,
     OnnxSceneClassifier,
-    dense_graph_path,
     export_onnx,
     predict_scene_onnx,
     read_metadata,
