@@ -66,7 +66,7 @@ def run_dir(files: tuple[Path, Path], tmp_path_factory: pytest.TempPathFactory) 
 def test_subcommand_table_names() -> None:
     assert [s.name for s in SUBCOMMANDS] == [
         "train", "evaluate", "predict", "scenes", "models", "attention", "download", "tune",
-        "experiment"]
+        "experiment", "export"]
 
 
 def test_listings(capsys: pytest.CaptureFixture[str]) -> None:

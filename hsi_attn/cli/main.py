@@ -25,6 +25,7 @@ from hsi_attn.cli import (
     download,
     evaluate,
     experiment,
+    export,
     models,
     predict,
     scenes,
@@ -81,6 +82,8 @@ SUBCOMMANDS: tuple[Subcommand, ...] = (
                tune.add_arguments, tune.run),
     Subcommand("experiment", "run (or resume) an experiment grid and publish its tables",
                experiment.add_arguments, experiment.run),
+    Subcommand("export", "write a trained run as ONNX models (preprocessing included)",
+               export.add_arguments, export.run),
 )
 
 _INTERRUPT_HINTS = {
