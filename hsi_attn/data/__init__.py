@@ -3,7 +3,9 @@
 Public entry points:
 
 - :func:`load_scene`, :func:`list_scenes`, :func:`locate_scene` for benchmark scenes;
-- :func:`load_cube`, :func:`load_labels`, :func:`load_user_scene` for your own cubes;
+- :func:`load_cube`, :func:`load_labels`, :func:`load_user_scene` for your own cubes,
+  :func:`open_cube` (a :class:`RasterCube` read by windows) for cubes larger than
+  memory, and :func:`nodata_mask` for the pixels that hold no data;
 - :mod:`hsi_attn.data.splits` for random, spatially disjoint and user-mask splits,
   :func:`leakage` to measure patch overlap, :class:`SpatialKFold` for CV;
 - :mod:`hsi_attn.data.preprocess` for normalisation/PCA fitted on training pixels;
@@ -17,7 +19,7 @@ from __future__ import annotations
 
 from hsi_attn.data.batches import PatchSource
 from hsi_attn.data.catalog import load_scene
-from hsi_attn.data.errors import ChecksumError, DatasetNotFoundError
+from hsi_attn.data.errors import ChecksumError, DataFileError, DatasetNotFoundError
 from hsi_attn.data.leakage import leakage, leakage_report
 from hsi_attn.data.locate import CACHE_ENV, DATA_ENV, SceneLocation, cache_dir, locate_scene
 from hsi_attn.data.manifest import (
@@ -28,6 +30,7 @@ from hsi_attn.data.manifest import (
     list_scenes,
     read_manifest,
 )
+from hsi_attn.data.nodata import nodata_mask
 from hsi_attn.data.patches import (
     PAD_MODES,
     PatchSampler,
@@ -41,6 +44,7 @@ from hsi_attn.data.preprocess import (
     Preprocessor,
     fit_preprocessor,
 )
+from hsi_attn.data.rasters import RasterCube, open_cube
 from hsi_attn.data.readers import load_cube, load_labels
 from hsi_attn.data.scene import Scene, load_user_scene
 from hsi_attn.data.splits import (
@@ -58,12 +62,14 @@ __all__ = [
     "NORMALIZATIONS",
     "PAD_MODES",
     "ChecksumError",
+    "DataFileError",
     "DatasetNotFoundError",
     "FileSpec",
     "NonFiniteWarning",
     "PackageCopy",
     "PatchSampler",
     "PatchSource",
+    "RasterCube",
     "Preprocessor",
     "Scene",
     "SceneLocation",
@@ -84,6 +90,8 @@ __all__ = [
     "load_scene",
     "load_user_scene",
     "locate_scene",
+    "nodata_mask",
+    "open_cube",
     "read_manifest",
     "scene_coords",
     "split_disjoint",
