@@ -155,6 +155,7 @@ def predict_padded_dense(
     device: torch.device,
     max_memory: int,
     tile_size: int | None = None,
+    twin: nn.Module | None = None,
 ) -> np.ndarray:
     """Dense probabilities of a window already padded by ``p // 2`` on each side.
 
@@ -169,13 +170,15 @@ def predict_padded_dense(
         device: Where the twin runs.
         max_memory: Approximate bound in bytes on the activations of one dense tile.
         tile_size: Side of the dense output tiles; None derives it from ``max_memory``.
+        twin: ``model.fused_twin()``, when the caller keeps it for many windows; None
+            builds it.
 
     Returns:
         Probabilities ``(h, w, K)`` in the model's dtype.
     """
     p = model.patch_size
     height, width = padded.shape[0] - (p - 1), padded.shape[1] - (p - 1)
-    twin = model.fused_twin()
+    twin = twin if twin is not None else model.fused_twin()
     # A band-first view, not a copy: the twin's first step copies its input anyway.
     scene = torch.from_numpy(padded).permute(2, 0, 1)[None, None]
     scene = scene.to(_dtype_of(model))  # type: ignore[arg-type]

@@ -286,6 +286,7 @@ def predict_stream(
                 height, width, bands, len(grid), tile_rows, tile_cols, max_memory)
     clock = time.perf_counter
     with evaluation_mode(model), torch.inference_mode():
+        twin = model.fused_twin() if dense else None  # type: ignore[attr-defined]
         for done, (top, left, h, w) in enumerate(grid, 1):
             start = clock()
             block = _read_window(cube, row_map[top:top + h + 2 * half],
@@ -297,7 +298,7 @@ def predict_stream(
             prepared = clock()
             if dense:
                 probs = predict_padded_dense(model, window, device=device,  # type: ignore[arg-type]
-                                             max_memory=activations)
+                                             max_memory=activations, twin=twin)
             else:
                 probs = predict_scene(model, window, patch_size=patch_size, method="patch",
                                       batch_size=batch_size, device=device,
