@@ -50,7 +50,7 @@ def _map_info_lines(layout: MapLayout) -> list[str]:
     elif georef.crs_wkt is not None and lines:
         from rasterio.crs import CRS
 
-        wkt = CRS.from_wkt(georef.crs_wkt).to_wkt(morph_to_esri_dialect=True)
+        wkt = CRS.from_wkt(georef.crs_wkt).to_wkt(version="WKT1_ESRI")
         lines.append(f"coordinate system string = {{{wkt}}}")
     return lines
 

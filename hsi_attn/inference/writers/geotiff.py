@@ -15,6 +15,7 @@ from __future__ import annotations
 import abc
 import json
 import os
+import warnings
 from typing import Any
 
 import numpy as np
@@ -80,8 +81,12 @@ class GeoTiffRasterWriter(TileWriter):
 
     def open(self) -> None:
         import rasterio
+        from rasterio.errors import NotGeoreferencedWarning
 
-        self._dataset = rasterio.open(self._tmp, "w", **self.profile())
+        with warnings.catch_warnings():
+            # A cube without a CRS gives a plain pixel grid, on purpose.
+            warnings.simplefilter("ignore", NotGeoreferencedWarning)
+            self._dataset = rasterio.open(self._tmp, "w", **self.profile())
         self.describe(self._dataset)
 
     def write(self, tile: PredictedTile) -> None:
