@@ -108,11 +108,12 @@ def test_a_memmapped_cube_and_a_budget_give_the_same_map(tmp_path: Path) -> None
     lazy = np.load(tmp_path / "cube.npy", mmap_mode="r")
     model = random_model("resnet3d", 4, 5)
     expected, _ = in_memory(model, cube, prep, 5)
-    collect = Collect(40, 30, 3)
-    stats = predict_stream(lazy, model, prep, patch_size=5, writers=[collect],
-                           max_memory=200_000)
-    assert stats.tiles > 1
-    np.testing.assert_allclose(collect.probabilities, expected, rtol=0, atol=1e-12)
+    for source in (lazy, tmp_path / "cube.npy"):  # an array, or a path opened lazily
+        collect = Collect(40, 30, 3)
+        stats = predict_stream(source, model, prep, patch_size=5, writers=[collect],
+                               max_memory=200_000)
+        assert stats.tiles > 1
+        np.testing.assert_allclose(collect.probabilities, expected, rtol=0, atol=1e-12)
 
 
 def test_nodata_pixels_are_zeroed_before_the_network_and_written_as_nodata() -> None:
@@ -145,6 +146,9 @@ def test_tile_shape_follows_the_budget() -> None:
                                budget=64 << 20)
     assert strips[1] == 1_000 and 1 <= strips[0] < 20_000
     assert (strips[0] + 10) * 1_010 * 1_000 <= 64 << 20
+    aligned = stream_tile_shape(20_000, 1_000, halo=5, bytes_per_pixel=100, budget=64 << 20,
+                                align=256)
+    assert aligned[0] % 256 == 0 and aligned[0] > 256
     blocks = stream_tile_shape(500, 100_000, halo=5, bytes_per_pixel=1_000, budget=1 << 20)
     assert blocks[0] == blocks[1] and (blocks[0] + 10) ** 2 * 1_000 <= 1 << 20
     with pytest.raises(ValueError, match="max_memory is too small.*at least"):

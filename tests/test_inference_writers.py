@@ -26,6 +26,9 @@ from hsi_attn.inference.writers import (
     quantize_probabilities,
 )
 
+# Layouts without a georeference are plain pixel grids, which rasterio warns about on reading.
+pytestmark = pytest.mark.filterwarnings("ignore::rasterio.errors.NotGeoreferencedWarning")
+
 
 def tiles(layout: MapLayout, rows: int, cols: int, seed: int = 0) -> list[PredictedTile]:
     """Random probabilities over the whole map in ``rows x cols`` tiles, a nodata corner."""
@@ -153,3 +156,22 @@ def test_the_quicklook_of_a_long_scene_is_decimated(tmp_path: Path) -> None:
         # Every decimated pixel came from some tile; only the nodata corner is 0.
         assert np.count_nonzero(small == 0) == 1 and small[0, 0] == 0
     assert (tmp_path / "q.png").read_bytes()[:4] == b"\x89PNG"
+
+
+def test_gdal_block_cache_is_bounded_while_geotiffs_are_written(tmp_path: Path) -> None:
+    from rasterio.env import get_gdal_config
+
+    from hsi_attn.inference.writers import GeoTiffProbabilityWriter, open_writers
+
+    layout = MapLayout(600, 1000, (1, 2, 3), ("a", "b", "c"))
+    writers = [GeoTiffClassWriter(tmp_path / "m.tif", layout),
+               GeoTiffProbabilityWriter(tmp_path / "p.tif", layout)]
+    # Two rows of 4 blocks of 256 x 256 bytes, for 1 + 3 bands.
+    assert sum(w.cache_bytes for w in writers) == 2 * 4 * 4 * 256 * 256
+    with open_writers(writers):
+        assert int(get_gdal_config("GDAL_CACHEMAX")) == 8 << 20
+        for tile in tiles(layout, 256, 1000):
+            for writer in writers:
+                writer.write(tile)
+    with rasterio.open(tmp_path / "p.tif") as probs:
+        assert (probs.read().astype(int).sum(axis=0)[probs.read_masks(1) > 0] == 255).all()

@@ -40,8 +40,7 @@ from hsi_attn.data import RasterCube, cache_dir, load_scene, nodata_mask, open_c
 from hsi_attn.data.preprocess import Preprocessor, fit_preprocessor
 from hsi_attn.data.splits import split_random
 from hsi_attn.inference import predict_scene, predict_stream
-from hsi_attn.inference.stream import open_writers
-from hsi_attn.inference.writers import GeoTiffClassWriter, MapLayout
+from hsi_attn.inference.writers import GeoTiffClassWriter, MapLayout, open_writers
 from hsi_attn.models import create_model
 
 SAMPLES = 1000

@@ -29,7 +29,6 @@ NaN into their neighbours' windows, and are written as nodata.
 
 from __future__ import annotations
 
-import contextlib
 import logging
 import math
 import os
@@ -50,8 +49,7 @@ from hsi_attn.inference.scene import predict_padded_dense, predict_scene
 from hsi_attn.inference.writers.base import PredictedTile, TileWriter
 from hsi_attn.models.dense import DenseCapable
 
-__all__ = ["STAGES", "StreamStats", "open_writers", "padded_indices", "predict_stream",
-           "stream_tile_shape"]
+__all__ = ["STAGES", "StreamStats", "padded_indices", "predict_stream", "stream_tile_shape"]
 
 logger = logging.getLogger(__name__)
 
@@ -107,11 +105,13 @@ def padded_indices(size: int, halo: int, pad_mode: str) -> np.ndarray:
 
 
 def stream_tile_shape(height: int, width: int, *, halo: int, bytes_per_pixel: int,
-                      budget: int) -> tuple[int, int]:
+                      budget: int, align: int = 1) -> tuple[int, int]:
     """The output tile ``(rows, cols)`` whose halo'd window fits ``budget`` bytes.
 
     Full-width row strips when at least one row fits (whole rows read in one piece, the
-    fastest order for band-interleaved files), square blocks otherwise.
+    fastest order for band-interleaved files), square blocks otherwise. A tile side of
+    at least ``align`` is rounded down to a multiple of it, so that each tile fills
+    whole blocks of a tiled output (a GeoTIFF's 256 x 256) and none is written twice.
 
     Raises:
         ValueError: If not even one pixel and its halo fit; the message gives the
@@ -120,7 +120,7 @@ def stream_tile_shape(height: int, width: int, *, halo: int, bytes_per_pixel: in
     pixels = budget // max(1, bytes_per_pixel)
     rows = pixels // (width + 2 * halo) - 2 * halo
     if rows >= 1:
-        return min(rows, height), width
+        return min(_aligned(rows, align), height), width
     side = math.isqrt(pixels) - 2 * halo
     if side < 1:
         need = (1 + 2 * halo) ** 2 * bytes_per_pixel
@@ -128,7 +128,12 @@ def stream_tile_shape(height: int, width: int, *, halo: int, bytes_per_pixel: in
             f"max_memory is too small: one pixel and its {halo}-pixel halo need about "
             f"{need} bytes of tile arrays; give max_memory of at least {need * 4} bytes"
         )
+    side = _aligned(side, align)
     return min(side, height), min(side, width)
+
+
+def _aligned(side: int, align: int) -> int:
+    return side - side % align if side >= align else side
 
 
 def _tile_grid(height: int, width: int, rows: int, cols: int
@@ -278,6 +283,8 @@ def predict_stream(
         tile_shape = stream_tile_shape(
             height, width, halo=half, bytes_per_pixel=per_pixel,
             budget=max_memory - activations - preprocess_budget,
+            align=max((writer.block_rows for writer in writers
+                       if isinstance(writer, TileWriter)), default=1),
         )
     tile_rows, tile_cols = (check_int(n, "tile_shape") for n in tile_shape)
     float64_row = (tile_cols + 2 * half) * (bands + preprocessor.n_bands_out) * 8
@@ -322,12 +329,3 @@ def predict_stream(
     logger.info("classified %d pixels in %.2f s (%.0f pixels/s)", height * width,
                 stats.total_seconds, height * width / max(stats.total_seconds, 1e-9))
     return stats
-
-
-@contextlib.contextmanager
-def open_writers(writers: Sequence[TileWriter]) -> Iterator[Sequence[TileWriter]]:
-    """Enter every writer; on success commit them all, on an error abort them all."""
-    with contextlib.ExitStack() as stack:
-        for writer in writers:
-            stack.enter_context(writer)
-        yield writers

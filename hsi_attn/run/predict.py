@@ -34,7 +34,7 @@ from hsi_attn.checks import WavelengthMismatchWarning
 from hsi_attn.data.georeference import Georeference
 from hsi_attn.engine import resolve_device
 from hsi_attn.inference import predict_scene
-from hsi_attn.inference.stream import ProgressCallback, StreamStats, open_writers, predict_stream
+from hsi_attn.inference.stream import ProgressCallback, StreamStats, predict_stream
 from hsi_attn.inference.writers import (
     RASTER_SUFFIXES,
     GeoTiffConfidenceWriter,
@@ -42,6 +42,7 @@ from hsi_attn.inference.writers import (
     MapLayout,
     TileWriter,
     class_map_writers,
+    open_writers,
 )
 from hsi_attn.run.predict_paths import check_output_paths, input_files
 from hsi_attn.run.trained import TrainedRun, load_trained_run
@@ -211,10 +212,12 @@ def predict_cube(
         title = f"{cube_path.name} | {config.model.name} + {config.model.attention}"
         writers = _writers(out_path, *(None if p is None else Path(p)
                                        for p in (probabilities, confidence)), layout, title)
+        # GDAL's block cache for the GeoTIFFs comes out of the same budget.
+        budget = max(max_memory - sum(w.cache_bytes for w in writers), max_memory // 2)
         with open_writers(writers):
             stats = predict_stream(
                 cube, loaded.model, loaded.preprocessor, patch_size=config.model.patch_size,
-                writers=writers, pad_mode=config.data.pad_mode, max_memory=max_memory,
+                writers=writers, pad_mode=config.data.pad_mode, max_memory=budget,
                 batch_size=config.train.eval_batch_size, device=target, progress=progress,
             )
     return PredictionSummary(

@@ -13,7 +13,13 @@ from collections.abc import Callable, Mapping
 from pathlib import Path
 from types import MappingProxyType
 
-from hsi_attn.inference.writers.base import MapLayout, PredictedTile, TileWriter, rgba_bytes
+from hsi_attn.inference.writers.base import (
+    MapLayout,
+    PredictedTile,
+    TileWriter,
+    open_writers,
+    rgba_bytes,
+)
 from hsi_attn.inference.writers.envi import EnviClassWriter, envi_header_text
 from hsi_attn.inference.writers.geotiff import GeoTiffClassWriter, geotiff_profile
 from hsi_attn.inference.writers.numpy_map import NpyClassWriter
@@ -42,6 +48,7 @@ __all__ = [
     "class_map_writers",
     "envi_header_text",
     "geotiff_profile",
+    "open_writers",
     "quantize_probabilities",
     "rgba_bytes",
 ]

@@ -14,8 +14,10 @@ previous output, or none, never a half-written one.
 from __future__ import annotations
 
 import abc
+import contextlib
 import functools
 import logging
+from collections.abc import Iterator, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 from types import TracebackType
@@ -24,7 +26,7 @@ import numpy as np
 
 from hsi_attn.data.georeference import Georeference
 
-__all__ = ["MapLayout", "PredictedTile", "TileWriter", "rgba_bytes"]
+__all__ = ["MapLayout", "PredictedTile", "TileWriter", "open_writers", "rgba_bytes"]
 
 logger = logging.getLogger(__name__)
 
@@ -142,9 +144,17 @@ class TileWriter(abc.ABC):
         layout: The map's layout.
     """
 
+    block_rows: int = 1
+    """Rows of the output's internal blocks: tiles of a multiple of it fill whole blocks."""
+
     def __init__(self, path: str | Path, layout: MapLayout) -> None:
         self.path = Path(path)
         self.layout = layout
+
+    @property
+    def cache_bytes(self) -> int:
+        """Bytes of GDAL block cache the writer needs (partly written blocks; 0: none)."""
+        return 0
 
     @property
     def outputs(self) -> tuple[Path, ...]:
@@ -182,3 +192,26 @@ class TileWriter(abc.ABC):
             self.abort()
             raise
         logger.info("wrote %s", ", ".join(str(p) for p in self.outputs))
+
+
+_MIN_GDAL_CACHE = 8 << 20
+
+
+@contextlib.contextmanager
+def open_writers(writers: Sequence[TileWriter]) -> Iterator[Sequence[TileWriter]]:
+    """Enter every writer; on success commit them all, on an error abort them all.
+
+    GDAL's block cache is bounded meanwhile (``GDAL_CACHEMAX``: the writers'
+    :attr:`~TileWriter.cache_bytes`, at least 8 MB). By default GDAL keeps every
+    written block of a GeoTIFF until the file is closed (up to 5 % of the RAM), so the
+    memory of a prediction would grow with the scene.
+    """
+    with contextlib.ExitStack() as stack:
+        cache = sum(writer.cache_bytes for writer in writers)
+        if cache:
+            import rasterio
+
+            stack.enter_context(rasterio.Env(GDAL_CACHEMAX=max(cache, _MIN_GDAL_CACHE)))
+        for writer in writers:
+            stack.enter_context(writer)
+        yield writers

@@ -63,10 +63,19 @@ class GeoTiffRasterWriter(TileWriter):
     (:meth:`bands_of`, ``(count, h, w)``) and their metadata (:meth:`describe`).
     """
 
+    block_rows = BLOCK
+
     def __init__(self, path: str | os.PathLike[str], layout: MapLayout) -> None:
         super().__init__(path, layout)
         self._tmp = temp_path(self.path)
         self._dataset: Any = None
+
+    @property
+    def cache_bytes(self) -> int:
+        """Two rows of blocks across the map: the row being filled and the one before."""
+        profile = self.profile()
+        blocks = -(-self.layout.width // BLOCK)
+        return 2 * profile["count"] * blocks * BLOCK * BLOCK * np.dtype(profile["dtype"]).itemsize
 
     @abc.abstractmethod
     def profile(self) -> dict[str, Any]:
