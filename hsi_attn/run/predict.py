@@ -182,13 +182,12 @@ def predict_cube(
             from the run's.
     """
     run_dir, cube_path, out_path = Path(run_dir), Path(cube_path), Path(out_path)
-    extras = [Path(p) for p in (probabilities, confidence) if p is not None]
-    probe_layout = MapLayout(1, 1, (1,), ("probe",))
-    planned = _writers(out_path, *(None if p is None else Path(p)
-                                   for p in (probabilities, confidence)), probe_layout, "")
+    extras = tuple(None if p is None else Path(p) for p in (probabilities, confidence))
+    # The files to be written, known from the paths alone: checked before any work.
+    planned = _writers(out_path, *extras, MapLayout(1, 1, (1,), ("any",)), "")
     targets = [path for writer in planned for path in writer.outputs]
     check_output_paths(targets, input_files(cube_path, run_dir), overwrite=overwrite)
-    for folder in {p.parent for p in [out_path, *extras]}:
+    for folder in {p.parent for p in targets}:
         folder.mkdir(parents=True, exist_ok=True)
 
     from hsi_attn.data import open_cube
@@ -210,8 +209,7 @@ def predict_cube(
                            cube_path)
         layout = MapLayout(cube.shape[0], cube.shape[1], codes, names, cube.georef)
         title = f"{cube_path.name} | {config.model.name} + {config.model.attention}"
-        writers = _writers(out_path, *(None if p is None else Path(p)
-                                       for p in (probabilities, confidence)), layout, title)
+        writers = _writers(out_path, *extras, layout, title)
         # GDAL's block cache for the GeoTIFFs comes out of the same budget.
         budget = max(max_memory - sum(w.cache_bytes for w in writers), max_memory // 2)
         with open_writers(writers):
