@@ -13,8 +13,8 @@ of the right size is already there. Then, in one process:
   :func:`hsi_attn.inference.predict_stream` (cube opened with
   :func:`hsi_attn.data.open_cube`) within ``--max-memory``, and reports wall time,
   pixels/s, peak RSS (``resource.getrusage``; ENVI cubes are memory-mapped, so pages of
-  the file read count too) and the time split between reading, preprocessing, network
-  and writing;
+  the file read count too) and the time split between reading, preprocessing (the
+  no-data mask included), network and writing;
 * measures in-memory dense prediction (``predict_scene``) on Indian Pines, preprocessed
   as the default run does, with the same model architecture, for the ratio
   ``stream pixels/s / in-memory pixels/s`` (same process, same threads).
@@ -194,6 +194,7 @@ def main() -> None:
         "nodata_pixels": stats.nodata_pixels,
         "wall_s": wall,
         "pixels_per_s": stream_rate,
+        "network_pixels_per_s": pixels / max(stats.seconds["network"], 1e-12),
         "seconds": stats.seconds,
         "fraction": {k: v / max(stats.total_seconds, 1e-12) for k, v in stats.seconds.items()},
         "peak_rss_bytes": peak_rss,
