@@ -151,11 +151,16 @@ class DataConfig:
             budget on a 2-core CPU (30 components keep ~99 % of Indian Pines' variance).
         pad_mode: How the cube is padded so border pixels get full patches
             (``"reflect"`` or ``"symmetric"``).
-        cube_path: Your own cube file (.mat, ENVI .hdr, .npy, .npz) used instead of the
-            registered ``scene``; None for a registered scene.
-        gt_path: Ground-truth file for ``cube_path`` (0 = unlabelled).
+        cube_path: Your own cube file (ENVI .hdr, GeoTIFF, .mat, .npy, .npz) used
+            instead of the registered ``scene``; None for a registered scene.
+        gt_path: Ground-truth file for ``cube_path``: any integer codes (sparse codes
+            such as 1, 10, 12 make three classes), ``ignore_label`` for unlabelled.
         cube_variable: Array name inside ``cube_path`` when it holds several.
         gt_variable: Array name inside ``gt_path`` when it holds several.
+        class_names_path: JSON (``{"12": "corn"}``) or CSV (``code,name``) file naming
+            the codes of ``gt_path``; default the ENVI header's class names, else the
+            codes themselves.
+        ignore_label: The code of unlabelled pixels in ``gt_path``.
     """
 
     scene: str = setting("indian_pines", kind="str", help="scene name (see hsi-attn scenes); "
@@ -179,16 +184,25 @@ class DataConfig:
     cube_path: str | None = setting(None, kind="path", flag="--cube",
                                     help="your own cube file instead of a registered scene")
     gt_path: str | None = setting(None, kind="path", flag="--gt",
-                                  help="ground truth for --cube (0 = unlabelled)")
+                                  help="ground truth for --cube: integer class codes, "
+                                       "--ignore-label for unlabelled pixels")
     cube_variable: str | None = setting(None, kind="str", help="array name inside --cube")
     gt_variable: str | None = setting(None, kind="str", help="array name inside --gt")
+    class_names_path: str | None = setting(None, kind="path", flag="--class-names",
+                                           help="JSON or CSV file of code,name for the "
+                                                "codes of --gt")
+    ignore_label: int = setting(0, kind="int", help="the code of unlabelled pixels in --gt",
+                                check=partial(check_int, minimum=-(2**31)))
 
     def __post_init__(self) -> None:
         _check_fields(self)
         if self.cube_path is None:
-            for name in ("gt_path", "cube_variable", "gt_variable"):
+            for name in ("gt_path", "cube_variable", "gt_variable", "class_names_path"):
                 if getattr(self, name) is not None:
                     _warn_ignored(self, name, "it only applies to your own cube (--cube FILE)")
+            if self.ignore_label != _default(DataConfig, "ignore_label"):
+                _warn_ignored(self, "ignore_label",
+                              "it only applies to your own cube (--cube FILE)")
 
 
 @dataclass(frozen=True)

@@ -56,7 +56,12 @@ def test_classification_metrics_report() -> None:
     assert report["oa"] == pytest.approx(5 / 7)
     assert report["aa"] == pytest.approx((0.5 + 1 + 2 / 3) / 3)
     assert report["kappa"] == pytest.approx(skm.cohen_kappa_score(y_true, y_pred))
-    assert report["per_class"][3] == {"class": 3, "name": "d", "accuracy": None, "support": 0}
+    assert report["per_class"][3] == {"class": 3, "code": 4, "name": "d", "accuracy": None,
+                                      "support": 0}
+    coded = classification_metrics(y_true, y_pred, 4, class_codes=[1, 10, 12, 200])
+    assert [c["code"] for c in coded["per_class"]] == [1, 10, 12, 200]
+    with pytest.raises(ValueError, match="3 class codes given for 4 classes"):
+        classification_metrics(y_true, y_pred, 4, class_codes=[1, 2, 3])
     assert report["confusion"][2] == [1, 0, 2, 0]
 
 

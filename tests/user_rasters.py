@@ -59,7 +59,8 @@ def write_envi_classes(header: Path, codes: np.ndarray,
     kwargs: dict[str, object] = {}
     if class_names is not None:
         kwargs["class_names"] = list(class_names)
-    envi.save_classification(str(header), codes.astype(np.uint8), force=True, ext=".img",
+    dtype = np.uint16 if codes.max() >= 255 else np.uint8  # spectral adds 1 to the max
+    envi.save_classification(str(header), codes.astype(dtype), force=True, ext=".img",
                              metadata=metadata, **kwargs)
     return header
 
@@ -88,3 +89,20 @@ def write_geotiff(path: Path, array: np.ndarray, *, nodata: float | None = None,
             for band, name in enumerate(band_names or (), start=1):
                 out.set_band_description(band, name)
     return path
+
+
+def coded_scene(seed: int = 0, shape: tuple[int, int] = (24, 20), n_bands: int = 6,
+                codes: Sequence[int] = (1, 10, 12)) -> tuple[np.ndarray, np.ndarray]:
+    """A cube with one distinct spectrum per class code, and its code map.
+
+    Classes lie in vertical stripes (learnable in one epoch); about 10 % of the
+    pixels are unlabelled (code 0).
+    """
+    rng = np.random.default_rng(seed)
+    height, width = shape
+    stripe = (np.arange(width) * len(codes) // width)[None, :].repeat(height, axis=0)
+    gt = np.asarray(codes, dtype=np.int64)[stripe]
+    gt[rng.random(shape) < 0.1] = 0
+    signatures = rng.uniform(10.0, 50.0, size=(len(codes), n_bands)).astype(np.float32)
+    cube = signatures[stripe] + rng.normal(scale=1.0, size=(*shape, n_bands)).astype(np.float32)
+    return cube, gt

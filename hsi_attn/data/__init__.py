@@ -6,6 +6,8 @@ Public entry points:
 - :func:`load_cube`, :func:`load_labels`, :func:`load_user_scene` for your own cubes,
   :func:`open_cube` (a :class:`RasterCube` read by windows) for cubes larger than
   memory, and :func:`nodata_mask` for the pixels that hold no data;
+- :class:`LabelCoding` (the user's class codes <-> classes ``1..K``),
+  :func:`read_label_codes` and :func:`read_class_names` for ground truth as written;
 - :mod:`hsi_attn.data.splits` for random, spatially disjoint and user-mask splits,
   :func:`leakage` to measure patch overlap, :class:`SpatialKFold` for CV;
 - :mod:`hsi_attn.data.preprocess` for normalisation/PCA fitted on training pixels;
@@ -19,7 +21,11 @@ from __future__ import annotations
 
 from hsi_attn.data.batches import PatchSource
 from hsi_attn.data.catalog import load_scene
+from hsi_attn.data.class_names import UnusedClassNamesWarning, read_class_names
 from hsi_attn.data.errors import ChecksumError, DataFileError, DatasetNotFoundError
+from hsi_attn.data.georeference import Georeference
+from hsi_attn.data.label_coding import LabelCoding
+from hsi_attn.data.label_files import LabelFile, read_label_codes
 from hsi_attn.data.leakage import leakage, leakage_report
 from hsi_attn.data.locate import CACHE_ENV, DATA_ENV, SceneLocation, cache_dir, locate_scene
 from hsi_attn.data.manifest import (
@@ -65,6 +71,9 @@ __all__ = [
     "DataFileError",
     "DatasetNotFoundError",
     "FileSpec",
+    "Georeference",
+    "LabelCoding",
+    "LabelFile",
     "NonFiniteWarning",
     "PackageCopy",
     "PatchSampler",
@@ -77,6 +86,7 @@ __all__ = [
     "SpatialKFold",
     "Split",
     "SplitWarning",
+    "UnusedClassNamesWarning",
     "cache_dir",
     "check_patch_size",
     "fit_preprocessor",
@@ -92,6 +102,8 @@ __all__ = [
     "locate_scene",
     "nodata_mask",
     "open_cube",
+    "read_class_names",
+    "read_label_codes",
     "read_manifest",
     "scene_coords",
     "split_disjoint",

@@ -14,6 +14,7 @@ from pathlib import Path
 import numpy as np
 
 from hsi_attn.data.containers import is_mat_v73, mat_shapes, read_mat_variable
+from hsi_attn.data.label_files import read_label_codes
 from hsi_attn.data.rasters import open_raster
 from hsi_attn.data.validation import check_cube, check_labels
 
@@ -55,6 +56,11 @@ def load_cube(path: str | Path, variable: str | None = None) -> np.ndarray:
 def load_labels(path: str | Path, variable: str | None = None) -> np.ndarray:
     """Load a ground-truth map as ``(H, W)`` int64 (0 = unlabelled).
 
+    Pixels at the raster's nodata value (GeoTIFF nodata, ENVI ``data ignore value``)
+    are unlabelled. The codes are returned as stored; to map sparse codes such as
+    ``{1, 10, 12}`` to classes ``1..3``, see
+    :class:`~hsi_attn.data.label_coding.LabelCoding` and :func:`load_user_scene`.
+
     Args:
         path: ``.mat``, ENVI ``.hdr`` (single band), GeoTIFF (single band), ``.npy`` or
             ``.npz``.
@@ -66,6 +72,5 @@ def load_labels(path: str | Path, variable: str | None = None) -> np.ndarray:
         DataFileError: If the file is damaged or ``variable`` is not in it.
         ValueError: For an unsupported suffix, an ambiguous file, or invalid labels.
     """
-    with open_raster(path, variable, what="labels") as labels:
-        data = labels.read()
-    return np.ascontiguousarray(check_labels(data, source=f"labels from {str(path)!r}"))
+    labels = read_label_codes(path, variable)
+    return np.ascontiguousarray(check_labels(labels.codes, source=f"labels from {str(path)!r}"))

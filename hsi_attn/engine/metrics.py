@@ -98,6 +98,7 @@ def classification_metrics(
     y_pred: np.ndarray,
     n_classes: int,
     class_names: Sequence[str] | None = None,
+    class_codes: Sequence[int] | None = None,
 ) -> dict[str, Any]:
     """All metrics as a JSON-ready dict.
 
@@ -106,15 +107,23 @@ def classification_metrics(
         y_pred: Predicted labels, same shape.
         n_classes: Number of classes K.
         class_names: Optional K names for the per-class entries.
+        class_codes: The user's code of each class (the ground truth's own values);
+            default ``1..K``.
 
     Returns:
-        ``{"oa", "aa", "kappa", "n_samples", "per_class": [{"class", "name", "accuracy",
-        "support"}, ...], "confusion": K x K nested list}``; NaN becomes None.
+        ``{"oa", "aa", "kappa", "n_samples", "per_class": [{"class", "code", "name",
+        "accuracy", "support"}, ...], "confusion": K x K nested list}`` (rows true,
+        columns predicted, both in ``per_class`` order); NaN becomes None. ``class``
+        is the 0-based index, ``code`` the ground truth's value for it.
     """
     confusion = confusion_matrix(y_true, y_pred, n_classes)
     if class_names is not None and len(class_names) != n_classes:
         raise ValueError(f"{len(class_names)} class names given for {n_classes} classes")
+    if class_codes is not None and len(class_codes) != n_classes:
+        raise ValueError(f"{len(class_codes)} class codes given for {n_classes} classes")
     names = list(class_names) if class_names is not None else [str(k) for k in range(n_classes)]
+    codes = ([int(c) for c in class_codes] if class_codes is not None
+             else list(range(1, n_classes + 1)))
     recalls = per_class_accuracy(confusion)
     support = confusion.sum(axis=1)
     return {
@@ -123,8 +132,8 @@ def classification_metrics(
         "kappa": _json_float(cohen_kappa(confusion)),
         "n_samples": int(confusion.sum()),
         "per_class": [
-            {"class": k, "name": names[k], "accuracy": _json_float(recalls[k]),
-             "support": int(support[k])}
+            {"class": k, "code": codes[k], "name": names[k],
+             "accuracy": _json_float(recalls[k]), "support": int(support[k])}
             for k in range(n_classes)
         ],
         "confusion": confusion.tolist(),
@@ -141,7 +150,7 @@ def summarize_runs(runs: Sequence[dict[str, Any]]) -> dict[str, Any]:
 
     Returns:
         ``{"n_runs", "oa": {"mean", "std", "values"}, "aa": ..., "kappa": ...,
-        "per_class": [{"class", "name", "mean", "std"}, ...]}``.
+        "per_class": [{"class", "code", "name", "mean", "std"}, ...]}``.
 
     Raises:
         ValueError: If ``runs`` is empty or the runs disagree on the classes.
@@ -156,8 +165,8 @@ def summarize_runs(runs: Sequence[dict[str, Any]]) -> dict[str, Any]:
     if len({len(p) for p in per_class}) != 1:
         raise ValueError("runs have different numbers of classes; summarize one scene at a time")
     summary["per_class"] = [
-        {"class": entry["class"], "name": entry["name"],
-         **_mean_std([_nan_if_none(p[k]["accuracy"]) for p in per_class])}
+        {"class": entry["class"], **({"code": entry["code"]} if "code" in entry else {}),
+         "name": entry["name"], **_mean_std([_nan_if_none(p[k]["accuracy"]) for p in per_class])}
         for k, entry in enumerate(per_class[0])
     ]
     return summary

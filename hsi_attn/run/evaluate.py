@@ -34,7 +34,8 @@ class TestScore:
     """The full-scene prediction of a trained model and the test pixels' metrics.
 
     Attributes:
-        prediction: ``(H, W)`` int64 labels ``1..K`` of every pixel.
+        prediction: ``(H, W)`` int64 classes ``1..K`` of every pixel (the scene's
+            ``to_codes`` gives the user's codes).
         metrics: :func:`~hsi_attn.engine.classification_metrics` of the test pixels.
         predict_seconds: Wall time of the full-scene prediction.
     """
@@ -57,7 +58,7 @@ def score_test_pixels(model: nn.Module, data: PreparedData, config: RunConfig,
     test = data.split.test
     metrics = classification_metrics(
         data.labels(test), prediction[test[:, 0], test[:, 1]] - 1, data.n_classes,
-        class_names=data.scene.class_names,
+        class_names=data.scene.class_names, class_codes=data.scene.class_codes,
     )
     return TestScore(prediction=prediction, metrics=metrics, predict_seconds=predict_seconds)
 
@@ -95,6 +96,14 @@ def evaluate_run(
             f"is not the scene this run was trained on ({extra['n_bands_in']} bands, "
             f"{extra['n_classes']} classes)"
         )
+    # Runs from before class codes were recorded used codes 1..K.
+    trained_codes = [int(c) for c in extra.get("class_codes") or range(1, n_classes + 1)]
+    if list(the_scene.class_codes) != trained_codes:
+        raise ValueError(
+            f"scene {the_scene.name!r} has class codes {list(the_scene.class_codes)} but the "
+            f"run was trained on codes {trained_codes}; evaluate on ground truth with the "
+            "same legend (and the same --ignore-label)"
+        )
     cube = np.ascontiguousarray(loaded.preprocessor.transform(the_scene.cube), dtype=np.float32)
     test = np.array(extra["split"]["test"], dtype=np.int64)  # writable copy
     sampler = patch_sampler(config, cube, target)
@@ -104,5 +113,5 @@ def evaluate_run(
                    predict_logits(loaded.model, source.batches(None), device=target)]
     return classification_metrics(
         source.labels.numpy(), torch.cat(predictions).numpy(), int(extra["n_classes"]),
-        class_names=list(extra["class_names"]),
+        class_names=list(extra["class_names"]), class_codes=trained_codes,
     )

@@ -23,8 +23,8 @@ if TYPE_CHECKING:
 
     from hsi_attn.data import Scene
 
-__all__ = ["class_colors", "plot_classification_map", "plot_confusion", "save_figure",
-           "write_run_figures"]
+__all__ = ["class_colors", "class_labels", "plot_classification_map", "plot_confusion",
+           "save_figure", "write_run_figures"]
 
 
 def class_colors(n_classes: int) -> np.ndarray:
@@ -41,6 +41,21 @@ def class_colors(n_classes: int) -> np.ndarray:
     return np.vstack([[0.0, 0.0, 0.0, 1.0], colors])
 
 
+def class_labels(class_names: Sequence[str], class_codes: Sequence[int] | None = None
+                 ) -> list[str]:
+    """Legend and axis labels: each class's code and name (``"12 Corn-notill"``).
+
+    Args:
+        class_names: Names of classes ``1..K``.
+        class_codes: The user's code of each class; default ``1..K``.
+    """
+    codes = list(class_codes) if class_codes is not None else range(1, len(class_names) + 1)
+    if len(codes) != len(class_names):
+        raise ValueError(f"{len(codes)} class codes given for {len(class_names)} class names")
+    return [str(c) if str(n) == str(c) else f"{c} {n}"
+            for c, n in zip(codes, class_names, strict=True)]
+
+
 def _label_image(labels: np.ndarray, colors: np.ndarray) -> np.ndarray:
     return colors[np.clip(labels, 0, len(colors) - 1)]
 
@@ -51,14 +66,18 @@ def plot_classification_map(
     *,
     gt: np.ndarray | None = None,
     title: str | None = None,
+    class_codes: Sequence[int] | None = None,
 ) -> Figure:
     """Ground truth, prediction and prediction on labelled pixels, side by side.
 
     Args:
-        prediction: ``(H, W)`` labels ``1..K`` (0 = not classified).
+        prediction: ``(H, W)`` classes ``1..K`` (0 = not classified).
         class_names: Names of classes ``1..K`` for the legend.
-        gt: ``(H, W)`` ground truth (0 = unlabelled); None shows the prediction only.
+        gt: ``(H, W)`` ground truth classes (0 = unlabelled); None shows the prediction
+            only.
         title: Figure title.
+        class_codes: The user's code of each class, shown in the legend
+            (``"12 Corn-notill"``); default ``1..K``.
 
     Returns:
         The figure (nothing is shown).
@@ -81,7 +100,8 @@ def plot_classification_map(
         ax.imshow(_label_image(labels, colors), interpolation="nearest")
         ax.set_title(name, fontsize=9)
         ax.set_axis_off()
-    handles = [Patch(color=colors[k + 1], label=f"{k + 1} {n}") for k, n in enumerate(class_names)]
+    handles = [Patch(color=colors[k + 1], label=label)
+               for k, label in enumerate(class_labels(class_names, class_codes))]
     fig.legend(handles=handles, loc="outside right center", fontsize=7, frameon=False)
     if title:
         fig.suptitle(title, fontsize=10)
@@ -93,6 +113,7 @@ def plot_confusion(
     class_names: Sequence[str],
     *,
     title: str | None = None,
+    class_codes: Sequence[int] | None = None,
 ) -> Figure:
     """Row-normalised confusion matrix (recall per true class) with counts in the cells.
 
@@ -100,6 +121,7 @@ def plot_confusion(
         confusion: ``(K, K)`` counts, rows true, columns predicted.
         class_names: K class names.
         title: Figure title.
+        class_codes: The user's code of each class, labelling the axes; default ``1..K``.
     """
     from matplotlib.figure import Figure
 
@@ -112,7 +134,7 @@ def plot_confusion(
     ax = fig.subplots()
     image = ax.imshow(np.nan_to_num(rates), cmap="Blues", vmin=0.0, vmax=1.0)
     ticks = np.arange(k)
-    labels = [f"{i + 1} {n}" for i, n in enumerate(class_names)]
+    labels = class_labels(class_names, class_codes)
     ax.set_xticks(ticks, labels, rotation=90, fontsize=7)
     ax.set_yticks(ticks, labels, fontsize=7)
     ax.set_xlabel("predicted")
@@ -140,11 +162,14 @@ def save_figure(fig: Figure, path: str | os.PathLike[str], *, dpi: int = 120) ->
 
 def write_run_figures(out: Path, prediction: np.ndarray, scene: Scene, metrics: dict[str, Any],
                       config: RunConfig) -> None:
-    """Write a run's ``map.png`` and ``confusion.png``, titled with its test metrics."""
+    """Write a run's ``map.png`` and ``confusion.png``, titled with its test metrics.
+
+    ``prediction`` holds classes ``1..K``; legends and axes show the scene's codes.
+    """
     title = (f"{scene.name} | {config.model.name} + {config.model.attention} | "
              f"OA {100 * (metrics['oa'] or 0):.2f}%  AA {100 * (metrics['aa'] or 0):.2f}%  "
              f"kappa {metrics['kappa'] or 0:.4f}")
-    save_figure(plot_classification_map(prediction, scene.class_names, gt=scene.gt, title=title),
-                out / "map.png")
-    save_figure(plot_confusion(metrics["confusion"], scene.class_names, title=title),
-                out / "confusion.png")
+    save_figure(plot_classification_map(prediction, scene.class_names, gt=scene.gt, title=title,
+                                        class_codes=scene.class_codes), out / "map.png")
+    save_figure(plot_confusion(metrics["confusion"], scene.class_names, title=title,
+                               class_codes=scene.class_codes), out / "confusion.png")

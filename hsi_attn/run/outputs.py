@@ -39,7 +39,8 @@ def run_metrics(config: RunConfig, data: PreparedData, model: nn.Module, *, hist
     best = next((r for r in reversed(history) if r.get("is_best")), None)
     train_seconds = sum(r.get("train_seconds") or 0.0 for r in history)
     return {
-        "scene": data.scene.name, "model": config.model.name,
+        "scene": data.scene.name, "class_codes": list(data.scene.class_codes),
+        "model": config.model.name,
         "attention": config.model.attention, "seed": train_cfg.seed, "device": str(device),
         "n_train": len(split.train), "n_val": len(split.val), "n_test": len(split.test),
         "epochs_run": len(history),
@@ -62,8 +63,13 @@ def run_metrics(config: RunConfig, data: PreparedData, model: nn.Module, *, hist
 
 def write_run_outputs(out: Path, config: RunConfig, data: PreparedData, *, history: History,
                       metrics: dict[str, Any], score: TestScore) -> None:
-    """Write the run's results into its directory, each file atomically."""
+    """Write the run's results into its directory, each file atomically.
+
+    ``prediction.npy`` holds the scene's class codes (the ground truth's own values;
+    ``1..K`` for benchmark scenes), as do the metrics' per-class ``code`` entries and
+    the figures' legends.
+    """
     history.to_csv(out / "history.csv")
     write_json_atomic(out / "metrics.json", metrics)
-    save_npy_atomic(out / "prediction.npy", score.prediction)
+    save_npy_atomic(out / "prediction.npy", data.scene.to_codes(score.prediction))
     write_run_figures(out, score.prediction, data.scene, score.metrics, config)

@@ -78,6 +78,12 @@ def check_scene_name(config: RunConfig, scene: Scene | None) -> None:
 
 def load_run_scene(config: RunConfig, scene: Scene | None, root: str | os.PathLike[str] | None,
                 download: bool) -> Scene:
+    """The scene a run uses: ``scene`` if given, else your cube (``--cube``), else the
+    registered scene.
+
+    Raises:
+        ValueError: If ``--cube`` is given without ``--gt``.
+    """
     if scene is not None:
         return scene
     data = config.data
@@ -85,12 +91,15 @@ def load_run_scene(config: RunConfig, scene: Scene | None, root: str | os.PathLi
         if data.gt_path is None:
             raise ValueError(
                 f"training on your own cube {data.cube_path!r} needs its ground truth: "
-                "pass --gt FILE (0 = unlabelled, classes 1..K)"
+                f"pass --gt FILE (class codes; {data.ignore_label} = unlabelled, see "
+                "--ignore-label)"
             )
         # A cube is called by its file stem unless --scene names it.
         name = data.scene if data.scene != DataConfig.scene else Path(data.cube_path).stem
         return load_user_scene(data.cube_path, data.gt_path, cube_variable=data.cube_variable,
-                               gt_variable=data.gt_variable, name=name)
+                               gt_variable=data.gt_variable, name=name,
+                               class_names_path=data.class_names_path,
+                               ignore_label=data.ignore_label)
     return load_scene(data.scene, root=root, download=download)
 
 
@@ -139,10 +148,24 @@ def prepare_data(config: RunConfig, scene: Scene, *, device: torch.device | None
         )
     preprocessor = fit_preprocessor(
         scene.cube, split.train, normalization=config.data.normalization,
-        pca=config.data.pca, seed=config.train.seed,
+        pca=config.data.pca, seed=config.train.seed, nonfinite=_nonfinite_policy(scene),
     )
     cube = np.ascontiguousarray(preprocessor.transform(scene.cube), dtype=np.float32)
     return PreparedData(scene=scene, split=split, preprocessor=preprocessor, cube=cube)
+
+
+def _nonfinite_policy(scene: Scene) -> str:
+    """``"mask"`` when NaN/Inf lie only in unlabelled pixels, else ``"raise"``.
+
+    A user's cube may mark pixels without data with NaN; those pixels are unlabelled
+    (:func:`~hsi_attn.data.load_user_scene`), so they are never trained or scored on,
+    and masking them keeps their neighbours' patches finite. NaN in a labelled pixel
+    stays an error.
+    """
+    if scene.cube.dtype.kind != "f":
+        return "raise"
+    nonfinite = ~np.isfinite(scene.cube).all(axis=2)
+    return "mask" if nonfinite.any() and not (nonfinite & (scene.gt > 0)).any() else "raise"
 
 
 def training_sources(

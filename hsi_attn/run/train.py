@@ -64,7 +64,8 @@ class RunResult:
         out_dir: The run directory.
         metrics: The content of ``metrics.json``.
         history: Per-epoch records.
-        prediction: ``(H, W)`` full-scene labels ``1..K``.
+        prediction: ``(H, W)`` full-scene prediction in the scene's class codes
+            (``1..K`` for benchmark scenes), as saved in ``prediction.npy``.
     """
 
     out_dir: Path
@@ -124,7 +125,8 @@ def train_run(
     write_run_outputs(out, config, prepared, history=history, metrics=metrics, score=score)
     remove_run_temp_files(out)
     logger.info("run written to %s", out)
-    return RunResult(out_dir=out, metrics=metrics, history=history, prediction=score.prediction)
+    return RunResult(out_dir=out, metrics=metrics, history=history,
+                     prediction=prepared.scene.to_codes(score.prediction))
 
 
 def _choose_directory(config: RunConfig, out_dir: str | os.PathLike[str] | None, *,
@@ -167,6 +169,7 @@ def _fit(config: RunConfig, prepared: PreparedData, model: nn.Module, out: Path,
     train_source, val_source = training_sources(config, prepared, device)
     extra = to_checkpoint({
         "scene": scene.name, "class_names": list(scene.class_names),
+        "class_codes": list(scene.class_codes), "georef": scene.georef.to_dict(),
         "n_bands_in": scene.n_bands, "n_bands": prepared.n_bands,
         "n_classes": prepared.n_classes, "preprocessor": prepared.preprocessor.state_dict(),
         "split": {"train": split.train, "val": split.val, "test": split.test},
