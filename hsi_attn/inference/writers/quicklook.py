@@ -3,7 +3,8 @@
 Kept small and bounded in memory at any scene size: the writer keeps every s-th row and
 column of the map (nearest neighbour, ``s`` so that the longer side has at most
 :data:`MAX_SIDE` pixels) and draws it with the run figures' colours and legend
-(:func:`hsi_attn.run.figures.plot_classification_map`) when the map is complete. Pixels
+(:func:`hsi_attn.run.figures.plot_classification_map`, the legend with the user's
+class codes) when the map is complete. Pixels
 without data are black. It is written as ``--out FILE.png`` and beside every raster map
 (``map.tif`` -> ``map.png``).
 """
@@ -61,15 +62,13 @@ class QuicklookWriter(TileWriter):
         """Draw the figure and save it atomically."""
         from hsi_attn.run.figures import plot_classification_map, save_figure
 
-        layout = self.layout
-        plain = layout.class_codes == tuple(range(1, layout.n_classes + 1))
-        names = list(layout.class_names) if plain else [
-            f"{name} (code {code})" for code, name in zip(layout.class_codes, layout.class_names)
-        ]
         title = self.title or ""
         if self.step > 1:
             title = f"{title} (1 pixel in {self.step} per side)".strip()
-        save_figure(plot_classification_map(self._small, names, title=title or None), self.path)
+        figure = plot_classification_map(self._small, self.layout.class_names,
+                                         title=title or None,
+                                         class_codes=self.layout.class_codes)
+        save_figure(figure, self.path)
         self._small = None
 
     def abort(self) -> None:
