@@ -230,3 +230,28 @@ def test_bad_output_suffixes_are_explained(run_dir: Path, cube: np.ndarray,
         predict_cube(run_dir, source, tmp_path / "map.jpg")
     with pytest.raises(ValueError, match="--probabilities .* must be a GeoTIFF"):
         predict_cube(run_dir, source, tmp_path / "map.tif", probabilities=tmp_path / "p.npy")
+
+
+def test_train_on_a_coded_geotiff_then_predict_it_end_to_end(tmp_path: Path,
+                                                             capsys: pytest.CaptureFixture[str]
+                                                             ) -> None:
+    """hsi-attn train on sparse codes 1, 10, 12, then hsi-attn predict: the same codes."""
+    from user_rasters import coded_scene
+
+    cube, gt = coded_scene(seed=1)
+    cube[:2] = NODATA
+    write_geotiff(tmp_path / "scene.tif", cube, nodata=NODATA)
+    write_geotiff(tmp_path / "labels.tif", gt.astype(np.uint8))
+    small = ["--patch-size", "5", "--train-size", "0.3", "--val-size", "0.2", "--pca", "none",
+             "--epochs", "1", "--batch-size", "16", "--device", "cpu", "--quiet"]
+    assert main(["train", "--cube", str(tmp_path / "scene.tif"), "--gt",
+                 str(tmp_path / "labels.tif"), "--out", str(tmp_path / "run"), *small]) == 0
+    assert main(["predict", str(tmp_path / "run"), "--cube", str(tmp_path / "scene.tif"),
+                 "--out", str(tmp_path / "map.tif"), "--quiet"]) == 0
+    capsys.readouterr()
+    with rasterio.open(tmp_path / "map.tif") as out:
+        codes = out.read(1)
+        assert json.loads(out.tags()["CLASS_CODES"]) == [1, 10, 12]
+    assert (codes[:2] == 0).all() and set(np.unique(codes[2:])) <= {1, 10, 12}
+    # Two rows below the nodata strip, the training run's own in-memory map agrees.
+    np.testing.assert_array_equal(codes[4:], np.load(tmp_path / "run" / "prediction.npy")[4:])
