@@ -13,7 +13,8 @@ of the right size is already there. Then, in one process:
   :func:`hsi_attn.inference.predict_stream` (cube opened with
   :func:`hsi_attn.data.open_cube`) within ``--max-memory``, and reports wall time,
   pixels/s, peak RSS (``resource.getrusage``; ENVI cubes are memory-mapped, so pages of
-  the file read count too) and the time split between reading, preprocessing (the
+  the file read count too; the largest anonymous and file-backed RSS after each tile
+  are reported apart) and the time split between reading, preprocessing (the
   no-data mask included), network and writing;
 * measures in-memory dense prediction (``predict_scene``) on Indian Pines, preprocessed
   as the default run does, with the same model architecture, for the ratio
@@ -106,6 +107,27 @@ def flight_line(folder: Path, lines: int, seed: int = 0) -> tuple[Path, float]:
     return header, time.perf_counter() - start_time
 
 
+class RssSampler:
+    """Largest anonymous and file-backed resident memory seen after each tile (Linux).
+
+    ``ru_maxrss`` counts the pages of the memory-mapped cube that were read, which the
+    kernel drops at will; ``RssAnon`` is the memory the prediction itself holds.
+    """
+
+    def __init__(self) -> None:
+        self.peak = {"RssAnon": 0, "RssFile": 0}
+
+    def __call__(self, done: int, total: int) -> None:
+        try:
+            lines = Path("/proc/self/status").read_text().splitlines()
+        except OSError:
+            return
+        for line in lines:
+            key, _, value = line.partition(":")
+            if key in self.peak:
+                self.peak[key] = max(self.peak[key], int(value.split()[0]) * 1024)
+
+
 def _fit_on_sample(cube: RasterCube, data: DataConfig, pixels: int, seed: int) -> Preprocessor:
     """The default preprocessing fitted on ``pixels`` random valid pixels of 16 lines."""
     rows = np.linspace(0, cube.shape[0] - 1, min(16, cube.shape[0])).astype(int)
@@ -167,11 +189,13 @@ def main() -> None:
         layout = MapLayout(cube.shape[0], cube.shape[1], tuple(range(1, args.classes + 1)),
                            tuple(f"class {k}" for k in range(1, args.classes + 1)), cube.georef)
         writers = [GeoTiffClassWriter(out, layout)]
+        sampler = RssSampler()
         start = time.perf_counter()
         with open_writers(writers):
             stats = predict_stream(cube, model, prep, patch_size=model_config.patch_size,
                                    writers=writers, pad_mode=data.pad_mode,
-                                   max_memory=args.max_memory, device=device)
+                                   max_memory=args.max_memory, device=device,
+                                   progress=sampler)
         wall = time.perf_counter() - start
         shape = list(cube.shape)
     peak_rss = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss * 1024
@@ -198,6 +222,8 @@ def main() -> None:
         "seconds": stats.seconds,
         "fraction": {k: v / max(stats.total_seconds, 1e-12) for k, v in stats.seconds.items()},
         "peak_rss_bytes": peak_rss,
+        "peak_rss_anon_bytes_after_a_tile": sampler.peak["RssAnon"],
+        "peak_rss_file_bytes_after_a_tile": sampler.peak["RssFile"],
         "map_bytes": out.stat().st_size,
         "in_memory_dense_indian_pines": in_memory,
         "stream_over_in_memory_pixels_per_s": stream_rate / in_memory["pixels_per_s"],
