@@ -28,6 +28,7 @@ __all__ = [
     "AdjustedSettingWarning",
     "IgnoredSettingWarning",
     "SettingWarning",
+    "WavelengthMismatchWarning",
     "check_bool",
     "check_choice",
     "check_device",
@@ -52,6 +53,10 @@ class IgnoredSettingWarning(SettingWarning):
 
 class AdjustedSettingWarning(SettingWarning):
     """A setting the chosen component changes before using it (e.g. a clamped width)."""
+
+
+class WavelengthMismatchWarning(UserWarning):
+    """A cube's band wavelengths differ from those of the cube a run was trained on."""
 
 
 def _is_int(value: object) -> bool:

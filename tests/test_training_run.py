@@ -104,11 +104,11 @@ def test_predict_cube_matches_the_run_prediction(run_dir: Path, scene: Scene,
                                                  tmp_path: Path) -> None:
     cube_file = tmp_path / "cube.npy"
     np.save(cube_file, scene.cube)
-    labels = predict_cube(run_dir, cube_file, tmp_path / "map.npy")
-    np.testing.assert_array_equal(labels, np.load(run_dir / "prediction.npy"))
-    np.testing.assert_array_equal(np.load(tmp_path / "map.npy"), labels)
+    summary = predict_cube(run_dir, cube_file, tmp_path / "map.npy")
+    np.testing.assert_array_equal(np.load(tmp_path / "map.npy"), np.load(run_dir / "prediction.npy"))
+    assert summary.shape == scene.cube.shape and sum(summary.class_counts.values()) == 14 * 14
     assert (tmp_path / "map.png").is_file()
-    with pytest.raises(FileExistsError, match="already exists"):
+    with pytest.raises(FileExistsError, match="already exist"):
         predict_cube(run_dir, cube_file, tmp_path / "map.npy")
     np.save(tmp_path / "wrong.npy", scene.cube[:, :, :7])
     with pytest.raises(ValueError, match="7 bands.*trained on 10-band"):

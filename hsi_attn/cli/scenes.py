@@ -24,5 +24,5 @@ def run(args: argparse.Namespace) -> int:
         hint = "" if location.available else f"; fetch with: hsi-attn download {name}"
         fixed = sorted(get_manifest(name).fixed_splits)
         splits = f"; fixed splits: {', '.join(fixed)}" if fixed else ""
-        print(f"{location}{hint}{splits}")
+        print(f"{location}{splits}{hint}")
     return 0

@@ -142,16 +142,48 @@ def _predict_dense(
     pad_mode: str,
     tile_size: int | None,
 ) -> np.ndarray:
-    height, width, _ = cube.shape
-    p = model.patch_size
-    twin = model.fused_twin()
-    half = p // 2
+    half = model.patch_size // 2
     padded = np.pad(cube, ((half, half), (half, half), (0, 0)), mode=pad_mode)
+    return predict_padded_dense(model, padded, device=device, max_memory=max_memory,
+                                tile_size=tile_size)
+
+
+def predict_padded_dense(
+    model: DenseCapable,
+    padded: np.ndarray,
+    *,
+    device: torch.device,
+    max_memory: int,
+    tile_size: int | None = None,
+    twin: nn.Module | None = None,
+) -> np.ndarray:
+    """Dense probabilities of a window already padded by ``p // 2`` on each side.
+
+    The core of ``predict_scene(method="dense")``, also run by streaming prediction on
+    each cube tile read with its halo (:mod:`hsi_attn.inference.stream`). Call it under
+    ``torch.inference_mode()`` with the model in eval mode.
+
+    Args:
+        model: The dense-capable patch model.
+        padded: ``(h + p - 1, w + p - 1, B)`` float32 window: the pixels to classify and
+            their halo (scene borders padded as the scene is).
+        device: Where the twin runs.
+        max_memory: Approximate bound in bytes on the activations of one dense tile.
+        tile_size: Side of the dense output tiles; None derives it from ``max_memory``.
+        twin: ``model.fused_twin()``, when the caller keeps it for many windows; None
+            builds it.
+
+    Returns:
+        Probabilities ``(h, w, K)`` in the model's dtype.
+    """
+    p = model.patch_size
+    height, width = padded.shape[0] - (p - 1), padded.shape[1] - (p - 1)
+    twin = twin if twin is not None else model.fused_twin()
     # A band-first view, not a copy: the twin's first step copies its input anyway.
     scene = torch.from_numpy(padded).permute(2, 0, 1)[None, None]
     scene = scene.to(_dtype_of(model))  # type: ignore[arg-type]
     tile = tile_size or probed_tile_size(
-        model, twin, n_bands=cube.shape[2], max_memory=max_memory, device=device,
+        model, twin, n_bands=padded.shape[2], max_memory=max_memory, device=device,
         dtype=_dtype_of(twin),
     )
     tiles = list(tile_grid(height, width, tile))

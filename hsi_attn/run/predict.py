@@ -1,23 +1,89 @@
-"""Classify a cube with a trained run and write the map."""
+"""Classify a cube with a trained run and write GIS-ready maps, at any scene size.
+
+:func:`predict_cube` opens the cube lazily (:func:`hsi_attn.data.open_cube`), streams it
+through the run's preprocessing and model tile by tile within ``max_memory``
+(:func:`hsi_attn.inference.stream.predict_stream`) and writes, as it goes:
+
+* the class map ``--out``: GeoTIFF ``.tif`` (georeferenced, colour table, names in
+  tags), ENVI classification ``.hdr``/``.img``, ``.npy`` (int64), each with a PNG
+  quicklook beside it, or a ``.png`` figure alone. Pixels hold the user's class codes
+  (``extra["class_codes"]`` of the run; 1..K for runs saved before codes were kept),
+  nodata where the cube has no data;
+* optionally ``--probabilities`` (one band per class) and ``--confidence`` (largest
+  probability) GeoTIFFs, on the same grid.
+
+Every output is written to a temporary file and renamed when complete; an output that
+is an input (the cube, its ENVI files, the run's files) is refused even with
+``overwrite``, and an existing output needs ``overwrite``.
+"""
 
 from __future__ import annotations
 
+import logging
 import os
+import warnings
+from dataclasses import dataclass, field
 from pathlib import Path
+from typing import Any
 
 import numpy as np
 import torch
 from torch import nn
 
-from hsi_attn.data import load_cube
+from hsi_attn.checks import WavelengthMismatchWarning
+from hsi_attn.data.georeference import Georeference
 from hsi_attn.engine import resolve_device
-from hsi_attn.engine.atomic import save_npy_atomic
 from hsi_attn.inference import predict_scene
-from hsi_attn.run.directory import load_run_config
-from hsi_attn.run.figures import plot_classification_map, save_figure
-from hsi_attn.run.trained import load_trained_run
+from hsi_attn.inference.stream import ProgressCallback, StreamStats, predict_stream
+from hsi_attn.inference.writers import (
+    RASTER_SUFFIXES,
+    GeoTiffConfidenceWriter,
+    GeoTiffProbabilityWriter,
+    MapLayout,
+    TileWriter,
+    class_map_writers,
+    open_writers,
+)
+from hsi_attn.run.predict_paths import check_output_paths, input_files
+from hsi_attn.run.trained import TrainedRun, load_trained_run
 
-__all__ = ["predict_cube", "predict_probabilities"]
+__all__ = ["DEFAULT_MAX_MEMORY", "PredictionSummary", "predict_cube", "predict_probabilities",
+           "run_classes"]
+
+logger = logging.getLogger(__name__)
+
+DEFAULT_MAX_MEMORY = 512 << 20
+"""Default budget of one streamed tile, in bytes (``--max-memory``)."""
+
+
+@dataclass(frozen=True)
+class PredictionSummary:
+    """What :func:`predict_cube` classified and wrote.
+
+    Attributes:
+        cube: The cube file.
+        shape: ``(H, W, B)`` of the cube.
+        outputs: Every file written (class map, quicklook, probabilities, confidence).
+        class_counts: Pixels per class, keyed by the user's class code.
+        class_names: Name per class code.
+        nodata_pixels: Pixels written as nodata.
+        georeferenced: Whether the outputs carry a CRS or a transform.
+        stats: Tiles, tile shape and time per stage of the streaming run.
+    """
+
+    cube: Path
+    shape: tuple[int, int, int]
+    outputs: tuple[Path, ...]
+    class_counts: dict[int, int]
+    class_names: dict[int, str]
+    nodata_pixels: int
+    georeferenced: bool
+    stats: StreamStats = field(repr=False)
+
+    @property
+    def pixels(self) -> int:
+        """Pixels of the map."""
+        return self.shape[0] * self.shape[1]
 
 
 def predict_probabilities(
@@ -29,7 +95,7 @@ def predict_probabilities(
     batch_size: int,
     device: torch.device,
 ) -> np.ndarray:
-    """Class probabilities ``(H, W, K)`` for every pixel of a preprocessed cube.
+    """Class probabilities ``(H, W, K)`` for every pixel of a preprocessed in-memory cube.
 
     Delegates to :func:`hsi_attn.inference.predict_scene` (dense one-pass inference for
     models that have an exact dense form, batched per-patch inference otherwise).
@@ -39,63 +105,123 @@ def predict_probabilities(
     return np.asarray(probs, dtype=np.float32)
 
 
+def run_classes(extra: dict[str, Any]) -> tuple[tuple[int, ...], tuple[str, ...]]:
+    """The user's class codes and names of a trained run (codes 1..K for older runs)."""
+    names = tuple(str(n) for n in extra["class_names"])
+    codes = extra.get("class_codes")
+    if codes is None:
+        return tuple(range(1, len(names) + 1)), names
+    return tuple(int(c) for c in np.asarray(codes).ravel()), names
+
+
+def _check_wavelengths(trained: Georeference, cube: Georeference, cube_path: Path) -> None:
+    if trained.wavelengths is None or cube.wavelengths is None:
+        return
+    ours, theirs = np.asarray(cube.wavelengths), np.asarray(trained.wavelengths)
+    if ours.shape == theirs.shape and np.allclose(ours, theirs, rtol=0, atol=1e-3):
+        return
+    worst = (float(np.abs(ours - theirs).max()) if ours.shape == theirs.shape
+             else float("nan"))
+    warnings.warn(WavelengthMismatchWarning(
+        f"the band wavelengths of {str(cube_path)!r} differ from those the run was trained "
+        f"on (up to {worst:g} {cube.wavelength_units or 'units'} apart): the bands may not "
+        "mean the same; classify cubes from the same sensor and band set, or resample"
+    ), stacklevel=3)
+
+
+def _writers(out_path: Path, probabilities: Path | None, confidence: Path | None,
+             layout: MapLayout, title: str) -> list[TileWriter]:
+    for flag, path in (("--probabilities", probabilities), ("--confidence", confidence)):
+        if path is not None and path.suffix.lower() not in RASTER_SUFFIXES:
+            raise ValueError(f"{flag} {str(path)!r} must be a GeoTIFF ending in "
+                             f"{' or '.join(RASTER_SUFFIXES)}")
+    writers = class_map_writers(out_path, layout, title=title)
+    if probabilities is not None:
+        writers.append(GeoTiffProbabilityWriter(probabilities, layout))
+    if confidence is not None:
+        writers.append(GeoTiffConfidenceWriter(confidence, layout))
+    return writers
+
+
 def predict_cube(
     run_dir: str | os.PathLike[str],
     cube_path: str | os.PathLike[str],
     out_path: str | os.PathLike[str],
     *,
     variable: str | None = None,
+    probabilities: str | os.PathLike[str] | None = None,
+    confidence: str | os.PathLike[str] | None = None,
+    max_memory: int = DEFAULT_MAX_MEMORY,
     overwrite: bool = False,
     device: str | None = None,
-) -> np.ndarray:
-    """Classify every pixel of a new cube with a trained run and write the map.
+    progress: ProgressCallback | None = None,
+) -> PredictionSummary:
+    """Classify every pixel of a cube with a trained run and write the maps, streaming.
 
     Args:
         run_dir: The trained run directory.
-        cube_path: ``.mat``, ENVI ``.hdr``, ``.npy`` or ``.npz`` cube ``(H, W, B)``.
-        out_path: ``.npy`` (labels; a ``.png`` map is written beside it) or ``.png``.
-        variable: Array name inside the cube file, when it holds several.
-        overwrite: Replace existing output files.
-        device: Device override.
+        cube_path: ENVI ``.hdr`` (or its data file), GeoTIFF, ``.npy``, ``.mat`` or
+            ``.npz`` cube ``(H, W, B)`` from the sensor the run was trained on.
+        out_path: The class map: ``.tif``/``.tiff``, ``.hdr``/``.img`` (ENVI), ``.npy``
+            (each with a ``.png`` quicklook beside it) or ``.png``.
+        variable: Array name inside a ``.mat``/``.npz`` cube holding several.
+        probabilities: Optional ``.tif`` of per-class probabilities (uint8, scale 1/255).
+        confidence: Optional ``.tif`` of the largest probability (uint8, scale 1/255).
+        max_memory: Budget in bytes for one streamed tile (activations included).
+        overwrite: Replace existing outputs (never an input file).
+        device: Device override (default: the run's).
+        progress: Called after each tile with ``(done, total)``.
 
     Returns:
-        ``(H, W)`` int64 labels ``1..K``.
+        A :class:`PredictionSummary` (the map itself is in the files).
 
     Raises:
-        ValueError: If the cube's band count differs from the run's, or the output
-            suffix is not .npy/.png.
+        InputOverwriteError: If an output is the cube, its ENVI files or a run file.
         FileExistsError: If an output exists and ``overwrite`` is False.
+        ValueError: On an unsupported output suffix, or a cube whose band count differs
+            from the run's.
     """
-    run_dir, out_path = Path(run_dir), Path(out_path)
-    suffix = out_path.suffix.lower()
-    if suffix not in (".npy", ".png"):
-        raise ValueError(f"--out {str(out_path)!r} must end in .npy (labels + map) or .png (map)")
-    targets = [out_path] if suffix == ".png" else [out_path, out_path.with_suffix(".png")]
-    existing = [str(t) for t in targets if t.exists()]
-    if existing and not overwrite:
-        raise FileExistsError(f"{', '.join(existing)} already exists; pass --overwrite or choose "
-                              "another --out")
+    run_dir, cube_path, out_path = Path(run_dir), Path(cube_path), Path(out_path)
+    extras = tuple(None if p is None else Path(p) for p in (probabilities, confidence))
+    # The files to be written, known from the paths alone: checked before any work.
+    planned = _writers(out_path, *extras, MapLayout(1, 1, (1,), ("any",)), "")
+    targets = [path for writer in planned for path in writer.outputs]
+    check_output_paths(targets, input_files(cube_path, run_dir), overwrite=overwrite)
+    for folder in {p.parent for p in targets}:
+        folder.mkdir(parents=True, exist_ok=True)
+
+    from hsi_attn.data import open_cube
+    from hsi_attn.run.directory import load_run_config
+
     config, _ = load_run_config(run_dir)
     target = resolve_device(device if device is not None else config.train.device)
-    loaded = load_trained_run(run_dir, target)
-    cube = load_cube(cube_path, variable)
-    expected = int(loaded.extra["n_bands_in"])
-    if cube.ndim != 3 or cube.shape[2] != expected:
-        raise ValueError(
-            f"cube {str(cube_path)!r} has shape {cube.shape} ({cube.shape[-1]} bands) but the run "
-            f"{str(run_dir)!r} was trained on {expected}-band {loaded.extra['scene']} data; "
-            "give a cube from the same sensor with bands last"
-        )
-    transformed = np.ascontiguousarray(loaded.preprocessor.transform(cube), dtype=np.float32)
-    probs = predict_probabilities(
-        loaded.model, transformed, patch_size=config.model.patch_size,
-        pad_mode=config.data.pad_mode, batch_size=config.train.eval_batch_size, device=target,
+    loaded: TrainedRun = load_trained_run(run_dir, target)
+    codes, names = run_classes(loaded.extra)
+    with open_cube(cube_path, variable) as cube:
+        expected = int(loaded.extra["n_bands_in"])
+        if cube.shape[2] != expected:
+            raise ValueError(
+                f"cube {str(cube_path)!r} has shape {cube.shape} ({cube.shape[2]} bands) but "
+                f"the run {str(run_dir)!r} was trained on {expected}-band "
+                f"{loaded.extra['scene']} data; give a cube from the same sensor with bands last"
+            )
+        _check_wavelengths(Georeference.from_dict(loaded.extra.get("georef")), cube.georef,
+                           cube_path)
+        layout = MapLayout(cube.shape[0], cube.shape[1], codes, names, cube.georef)
+        title = f"{cube_path.name} | {config.model.name} + {config.model.attention}"
+        writers = _writers(out_path, *extras, layout, title)
+        # GDAL's block cache for the GeoTIFFs comes out of the same budget.
+        budget = max(max_memory - sum(w.cache_bytes for w in writers), max_memory // 2)
+        with open_writers(writers):
+            stats = predict_stream(
+                cube, loaded.model, loaded.preprocessor, patch_size=config.model.patch_size,
+                writers=writers, pad_mode=config.data.pad_mode, max_memory=budget,
+                batch_size=config.train.eval_batch_size, device=target, progress=progress,
+            )
+    return PredictionSummary(
+        cube=cube_path, shape=tuple(cube.shape),  # type: ignore[arg-type]
+        outputs=tuple(targets), class_counts=dict(zip(codes, stats.class_counts.tolist())),
+        class_names=dict(zip(codes, names)), nodata_pixels=stats.nodata_pixels,
+        georeferenced=layout.georef.crs_wkt is not None or layout.georef.transform is not None,
+        stats=stats,
     )
-    labels = probs.argmax(axis=2).astype(np.int64) + 1
-    out_path.parent.mkdir(parents=True, exist_ok=True)
-    if suffix == ".npy":
-        save_npy_atomic(out_path, labels)
-    title = f"{Path(cube_path).name} | {config.model.name} + {config.model.attention}"
-    save_figure(plot_classification_map(labels, list(loaded.extra["class_names"]), title=title),
-                targets[-1])
-    return labels

@@ -1,0 +1,331 @@
+"""Streaming prediction: a cube of any size, read tile by tile, classified within a memory budget.
+
+:func:`predict_stream` never holds the whole cube, its preprocessed copy or its map. It
+reads the cube in tiles (full-width row strips when they fit the budget, blocks
+otherwise), each with a halo of ``p // 2`` pixels, preprocesses each tile with the run's
+fitted :class:`~hsi_attn.data.preprocess.Preprocessor` (per pixel), classifies it with
+the same code as :func:`~hsi_attn.inference.predict_scene` (the dense twin through
+:func:`~hsi_attn.inference.scene.predict_padded_dense` for dense-capable models, the
+per-patch method otherwise) and hands the result to its writers
+(:mod:`hsi_attn.inference.writers`) before reading the next tile.
+
+**Same map as in memory.** The halo at a scene edge is built by mapping global row and
+column indices through the pad mode (``numpy.pad`` of the index range), so every tile,
+however thin, sees exactly the padded scene :func:`predict_scene` sees: the streamed
+map equals ``predict_scene`` on the whole preprocessed cube, pixel for pixel.
+
+**Bounded memory.** ``max_memory`` is split between the network's activations (a
+quarter: the dense tile size is probed from it as in ``predict_scene``), the
+preprocessing's float64 working rows (an eighth) and the tile's arrays (the rest: the
+cube tile, its no-data mask, the preprocessed tile, the probabilities and the writers'
+per-tile arrays), whose bytes per pixel are counted from the band counts and dtypes. The
+tile size follows, so peak memory depends on the budget and the band counts, not on the
+scene's size.
+
+**No data.** Pixels that :func:`hsi_attn.data.nodata_mask` marks (the cube's nodata
+value, all-zero or NaN spectra) get preprocessed spectra of 0, so they do not spread
+NaN into their neighbours' windows, and are written as nodata.
+"""
+
+from __future__ import annotations
+
+import logging
+import math
+import os
+import time
+from collections.abc import Callable, Iterator, Sequence
+from dataclasses import dataclass, field
+from typing import Any
+
+import numpy as np
+import torch
+from torch import nn
+
+from hsi_attn.checks import check_choice, check_int, check_patch_size
+from hsi_attn.data.patches import PAD_MODES
+from hsi_attn.data.preprocess import Preprocessor
+from hsi_attn.engine.evaluation_mode import evaluation_mode
+from hsi_attn.inference.scene import predict_padded_dense, predict_scene
+from hsi_attn.inference.writers.base import PredictedTile, TileWriter
+from hsi_attn.models.dense import DenseCapable
+
+__all__ = ["STAGES", "StreamStats", "padded_indices", "predict_stream", "stream_tile_shape"]
+
+logger = logging.getLogger(__name__)
+
+STAGES = ("read", "preprocess", "network", "write")
+"""The stages whose time :class:`StreamStats` reports."""
+
+_ACTIVATION_SHARE = 4  # 1/4 of the budget for the network's activations
+_PREPROCESS_SHARE = 8  # 1/8 for the preprocessing's float64 working rows
+_FLOAT64_COPIES = 3  # transform: the float64 rows, (x - offset), its quotient
+_PER_CLASS_BYTES = 48  # probabilities (float32 twice) + quantised-probability temporaries
+_PER_PIXEL_BYTES = 64  # mask, indices, codes and their temporaries
+
+ProgressCallback = Callable[[int, int], None]
+"""Called after each tile with ``(tiles done, tiles in all)``."""
+
+
+@dataclass
+class StreamStats:
+    """What a streaming prediction did.
+
+    Attributes:
+        height: Rows of the map.
+        width: Columns of the map.
+        tile_shape: ``(rows, cols)`` of the output tiles (without halo).
+        tiles: Number of tiles.
+        nodata_pixels: Pixels written as nodata.
+        class_counts: Pixels given each class index 0..K-1.
+        seconds: Wall time per stage (:data:`STAGES`).
+    """
+
+    height: int
+    width: int
+    tile_shape: tuple[int, int]
+    tiles: int
+    nodata_pixels: int = 0
+    class_counts: np.ndarray = field(default_factory=lambda: np.zeros(0, dtype=np.int64))
+    seconds: dict[str, float] = field(default_factory=lambda: dict.fromkeys(STAGES, 0.0))
+
+    @property
+    def total_seconds(self) -> float:
+        """Time spent in all stages."""
+        return float(sum(self.seconds.values()))
+
+
+def padded_indices(size: int, halo: int, pad_mode: str) -> np.ndarray:
+    """Source index of every position of an axis of ``size`` padded by ``halo`` a side.
+
+    ``padded_indices(n, h, mode)[i]`` is the index of the pixel that ``numpy.pad`` puts
+    at padded position ``i`` (``-h`` to ``n + h - 1`` shifted by ``h``), for any ``h``,
+    even wider than the axis.
+    """
+    return np.pad(np.arange(size), halo, mode=pad_mode)  # type: ignore[call-overload]
+
+
+def stream_tile_shape(height: int, width: int, *, halo: int, bytes_per_pixel: int,
+                      budget: int, align: int = 1) -> tuple[int, int]:
+    """The output tile ``(rows, cols)`` whose halo'd window fits ``budget`` bytes.
+
+    Full-width row strips when at least one row fits (whole rows read in one piece, the
+    fastest order for band-interleaved files), square blocks otherwise. A tile side of
+    at least ``align`` is rounded down to a multiple of it, so that each tile fills
+    whole blocks of a tiled output (a GeoTIFF's 256 x 256) and none is written twice.
+
+    Raises:
+        ValueError: If not even one pixel and its halo fit; the message gives the
+            smallest budget that works.
+    """
+    pixels = budget // max(1, bytes_per_pixel)
+    rows = pixels // (width + 2 * halo) - 2 * halo
+    if rows >= 1:
+        return min(_aligned(rows, align), height), width
+    side = math.isqrt(pixels) - 2 * halo
+    if side < 1:
+        need = (1 + 2 * halo) ** 2 * bytes_per_pixel
+        raise ValueError(
+            f"max_memory is too small: one pixel and its {halo}-pixel halo need about "
+            f"{need} bytes of tile arrays; give max_memory of at least {need * 4} bytes"
+        )
+    side = _aligned(side, align)
+    return min(side, height), min(side, width)
+
+
+def _aligned(side: int, align: int) -> int:
+    return side - side % align if side >= align else side
+
+
+def _tile_grid(height: int, width: int, rows: int, cols: int
+               ) -> Iterator[tuple[int, int, int, int]]:
+    for top in range(0, height, rows):
+        for left in range(0, width, cols):
+            yield top, left, min(rows, height - top), min(cols, width - left)
+
+
+def _read_window(cube: Any, rows: np.ndarray, cols: np.ndarray) -> np.ndarray:
+    """``cube[rows][:, cols]`` read as one rectangle (plus mirrored copies at the edges)."""
+    r0, r1, c0, c1 = int(rows.min()), int(rows.max()) + 1, int(cols.min()), int(cols.max()) + 1
+    block = cube[r0:r1, c0:c1]
+    # A memory-mapped slice is read lazily; read it now (the time and memory are the read's).
+    block = np.array(block) if isinstance(block, np.memmap) else np.asarray(block)
+    if len(rows) != r1 - r0 or np.any(np.diff(rows) != 1):
+        block = block[rows - r0]
+    if len(cols) != c1 - c0 or np.any(np.diff(cols) != 1):
+        block = block[:, cols - c0]
+    return block
+
+
+def _preprocess(block: np.ndarray, missing: np.ndarray, preprocessor: Preprocessor,
+                rows_per_chunk: int) -> np.ndarray:
+    """The preprocessed tile, float32, with 0 where ``missing``; in row chunks."""
+    out = np.empty((*block.shape[:2], preprocessor.n_bands_out), dtype=np.float32)
+    for start in range(0, block.shape[0], rows_per_chunk):
+        stop = start + rows_per_chunk
+        rows, gone = block[start:stop], missing[start:stop]
+        if gone.any():
+            rows = rows.copy()
+            rows[gone] = 0  # any finite value: these pixels are zeroed after the transform
+        # One (1, n, B) stack, not (rows, w, B): numpy multiplies a 3-D stack by the PCA
+        # matrix one 2-D slice at a time, 3-4x slower than in one piece; per pixel the
+        # transform is the same.
+        flat = preprocessor.transform(rows.reshape(1, -1, rows.shape[2]))
+        out[start:stop] = flat.reshape(rows.shape[0], rows.shape[1], -1)
+        out[start:stop][gone] = 0.0
+    return out
+
+
+def _n_classes(model: nn.Module, bands: int, patch_size: int, device: torch.device) -> int:
+    known = getattr(model, "n_classes", None)
+    if known is not None:
+        return int(known)
+    reference = next(model.parameters(), None)
+    dtype = reference.dtype if reference is not None else torch.float32
+    probe = torch.zeros((1, 1, bands, patch_size, patch_size), dtype=dtype, device=device)
+    return int(model(probe).shape[1])
+
+
+def predict_stream(
+    cube: Any,
+    model: nn.Module,
+    preprocessor: Preprocessor,
+    *,
+    patch_size: int,
+    writers: Sequence[TileWriter] = (),
+    pad_mode: str = "reflect",
+    max_memory: int = 512 << 20,
+    nodata: float | None = None,
+    method: str = "auto",
+    batch_size: int = 512,
+    device: torch.device | str | None = None,
+    tile_shape: tuple[int, int] | None = None,
+    progress: ProgressCallback | None = None,
+    variable: str | None = None,
+) -> StreamStats:
+    """Classify every pixel of ``cube`` tile by tile and hand each tile to ``writers``.
+
+    Args:
+        cube: The raw cube ``(H, W, B)``: a path (opened with
+            :func:`hsi_attn.data.open_cube`), or any lazily read array with ``.shape``,
+            ``.dtype`` and numpy-style ``[rows, cols]`` slicing (a
+            :class:`~hsi_attn.data.RasterCube`, a ``numpy.memmap``, an array).
+        model: The patch classifier, run in eval mode.
+        preprocessor: The run's fitted preprocessing, applied to each tile.
+        patch_size: Odd window side p the model was built for.
+        writers: Open writers (entered ``with`` blocks) receiving every tile.
+        pad_mode: ``"reflect"`` or ``"symmetric"``, as in training.
+        max_memory: Budget in bytes for the arrays of one tile (see the module docstring).
+        nodata: The value marking missing pixels; None takes the cube's own
+            (``cube.georef.nodata``) when it has one.
+        method: ``"auto"``, ``"dense"`` or ``"patch"``, as for ``predict_scene``.
+        batch_size: Patches per forward pass for the ``"patch"`` method.
+        device: Where to compute; default the device of the model's parameters.
+        tile_shape: Output tile ``(rows, cols)``; None derives it from ``max_memory``.
+        progress: Called after each tile with ``(done, total)``.
+        variable: Array name inside a cube file that holds several (path input only).
+
+    Returns:
+        The :class:`StreamStats` of the run.
+
+    Raises:
+        ValueError: On bad options, a cube that is not ``(H, W, B)`` or has another
+            band count than the preprocessor's, a model built for another band count or
+            patch size, or a budget too small for one pixel and its halo.
+    """
+    if isinstance(cube, (str, os.PathLike)):
+        from hsi_attn.data import open_cube
+
+        with open_cube(cube, variable) as opened:
+            return predict_stream(
+                opened, model, preprocessor, patch_size=patch_size, writers=writers,
+                pad_mode=pad_mode, max_memory=max_memory, nodata=nodata, method=method,
+                batch_size=batch_size, device=device, tile_shape=tile_shape, progress=progress,
+            )
+    from hsi_attn.data import nodata_mask
+
+    pad_mode = check_choice(pad_mode, "pad_mode", choices=PAD_MODES)
+    method = check_choice(method, "method", choices=("auto", "patch", "dense"))
+    check_int(max_memory, "max_memory")
+    check_int(batch_size, "batch_size")
+    check_patch_size(patch_size)
+    shape = tuple(int(n) for n in cube.shape)
+    if len(shape) != 3 or min(shape) < 1:
+        raise ValueError(f"cube must be a non-empty (H, W, B) array (bands last), got {shape}")
+    if shape[2] != preprocessor.n_bands_in:
+        raise ValueError(
+            f"the cube has {shape[2]} bands but the run's preprocessing was fitted on "
+            f"{preprocessor.n_bands_in}; give a cube from the same sensor, bands last"
+        )
+    for name, value, built in (("patch_size", patch_size, getattr(model, "patch_size", None)),
+                               ("bands", preprocessor.n_bands_out,
+                                getattr(model, "n_bands", None))):
+        if built is not None and value != built:
+            raise ValueError(f"the model was built for {name}={built} but gets {value}; use "
+                             "the model and preprocessing of the same run")
+    dense = isinstance(model, DenseCapable) and method != "patch"
+    if method == "dense" and not dense:
+        raise ValueError(f"method='dense' needs a DenseCapable model, not "
+                         f"{type(model).__name__}; use method='patch' or 'auto'")
+    if nodata is None:
+        nodata = getattr(getattr(cube, "georef", None), "nodata", None)
+    reference = next(model.parameters(), None)
+    device = torch.device(device) if device is not None else (
+        reference.device if reference is not None else torch.device("cpu"))
+    height, width, bands = shape
+    half = patch_size // 2
+    n_classes = _n_classes(model, preprocessor.n_bands_out, patch_size, device)
+    raw_bytes = np.dtype(cube.dtype).itemsize
+    per_pixel = (2 * bands * raw_bytes + 2 * bands + 8 * preprocessor.n_bands_out
+                 + _PER_CLASS_BYTES * n_classes + _PER_PIXEL_BYTES)
+    activations = max_memory // _ACTIVATION_SHARE
+    preprocess_budget = max_memory // _PREPROCESS_SHARE
+    if tile_shape is None:
+        tile_shape = stream_tile_shape(
+            height, width, halo=half, bytes_per_pixel=per_pixel,
+            budget=max_memory - activations - preprocess_budget,
+            align=max((writer.block_rows for writer in writers
+                       if isinstance(writer, TileWriter)), default=1),
+        )
+    tile_rows, tile_cols = (check_int(n, "tile_shape") for n in tile_shape)
+    float64_row = (tile_cols + 2 * half) * (bands + preprocessor.n_bands_out) * 8
+    rows_per_chunk = max(1, preprocess_budget // (_FLOAT64_COPIES * float64_row))
+    row_map, col_map = padded_indices(height, half, pad_mode), padded_indices(width, half, pad_mode)
+    grid = list(_tile_grid(height, width, tile_rows, tile_cols))
+    stats = StreamStats(height, width, (tile_rows, tile_cols), len(grid),
+                        class_counts=np.zeros(n_classes, dtype=np.int64))
+    logger.info("streaming %dx%dx%d cube in %d tile(s) of %dx%d pixels (max_memory %d bytes)",
+                height, width, bands, len(grid), tile_rows, tile_cols, max_memory)
+    clock = time.perf_counter
+    with evaluation_mode(model), torch.inference_mode():
+        twin = model.fused_twin() if dense else None  # type: ignore[attr-defined]
+        for done, (top, left, h, w) in enumerate(grid, 1):
+            start = clock()
+            block = _read_window(cube, row_map[top:top + h + 2 * half],
+                                 col_map[left:left + w + 2 * half])
+            read = clock()
+            missing = nodata_mask(block, nodata)
+            window = _preprocess(block, missing, preprocessor, rows_per_chunk)
+            del block
+            prepared = clock()
+            if dense:
+                probs = predict_padded_dense(model, window, device=device,  # type: ignore[arg-type]
+                                             max_memory=activations, twin=twin)
+            else:
+                probs = predict_scene(model, window, patch_size=patch_size, method="patch",
+                                      batch_size=batch_size, device=device,
+                                      pad_mode=pad_mode)[half:half + h, half:half + w]
+            del window
+            predicted = clock()
+            tile = PredictedTile(top, left, probs, ~missing[half:half + h, half:half + w])
+            for writer in writers:
+                writer.write(tile)
+            stats.nodata_pixels += int(h * w - np.count_nonzero(tile.valid))
+            stats.class_counts += np.bincount(tile.indices[tile.valid], minlength=n_classes)
+            for stage, begin, end in zip(STAGES, (start, read, prepared, predicted),
+                                         (read, prepared, predicted, clock())):
+                stats.seconds[stage] += end - begin
+            if progress is not None:
+                progress(done, len(grid))
+    logger.info("classified %d pixels in %.2f s (%.0f pixels/s)", height * width,
+                stats.total_seconds, height * width / max(stats.total_seconds, 1e-9))
+    return stats
