@@ -274,6 +274,9 @@ class TrainConfig:
         eval_batch_size: Batch size for validation and full-scene prediction.
         augment: Random flips and 90-degree rotations of each training patch, drawn
             from the seeded data-order generator.
+        sync_batch_norm: Under torchrun on GPUs, batch norm over the global batch. Off:
+            a process's share (32 of 64 with two) is enough, and syncing costs a
+            collective per batch-norm layer per step.
     """
 
     epochs: int = setting(100, kind="int", help="maximum epochs", check=_at_least_1)
@@ -309,6 +312,8 @@ class TrainConfig:
                                    check=_at_least_1)
     augment: bool = setting(True, kind="bool",
                             help="random flips/rotations of training patches")
+    sync_batch_norm: bool = setting(False, kind="bool", help="under torchrun on GPUs: batch "
+                                    "norm over the global batch, not each process's share")
 
     def __post_init__(self) -> None:
         _check_fields(self)
