@@ -59,6 +59,8 @@ class DistributedContext:
         local_rank: Rank on this machine (the GPU index with CUDA).
         restart_count: How often torchrun has restarted the workers (``--max-restarts``).
         max_restarts: How often torchrun may restart them.
+        shared_store: Whether the workers use torchrun's own key-value store, which
+            outlives a restart (``TORCHELASTIC_USE_AGENT_STORE``).
         timeout: How long a collective waits for the other ranks.
 
     Raises:
@@ -70,6 +72,7 @@ class DistributedContext:
     local_rank: int = 0
     restart_count: int = 0
     max_restarts: int = 0
+    shared_store: bool = False
     timeout: datetime.timedelta = DEFAULT_TIMEOUT
 
     def __post_init__(self) -> None:
@@ -104,7 +107,7 @@ class DistributedContext:
                     "not set; launch with torchrun (python -m torch.distributed.run), "
                     "which sets them"
                 )
-        return cls(**values)
+        return cls(**values, shared_store=env.get("TORCHELASTIC_USE_AGENT_STORE") == "True")
 
     @property
     def is_distributed(self) -> bool:
@@ -149,8 +152,14 @@ class DistributedContext:
         backend = self.backend(device)
         if device.type == "cuda":
             torch.cuda.set_device(device)
-        dist.init_process_group(backend=backend, rank=self.rank, world_size=self.world_size,
-                                timeout=self.timeout)
+        store, _, _ = next(dist.rendezvous("env://", rank=self.rank, world_size=self.world_size,
+                                           timeout=self.timeout))
+        if self.shared_store:
+            # torchrun's store keeps the previous attempt's addresses: a restarted rank
+            # would read them and fail to connect (pytorch#135712). One key space per attempt.
+            store = dist.PrefixStore(f"hsi_attn/attempt{self.restart_count}", store)
+        dist.init_process_group(backend=backend, store=store, rank=self.rank,
+                                world_size=self.world_size, timeout=self.timeout)
         logger.debug("rank %d/%d joined the %s process group", self.rank, self.world_size,
                      backend)
         try:
