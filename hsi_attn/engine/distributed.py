@@ -39,6 +39,8 @@ import torch
 import torch.distributed as dist
 from torch import nn
 
+from hsi_attn.engine.sources import BatchSource, ShardableSource
+
 __all__ = ["DEFAULT_TIMEOUT", "DistributedContext", "synchronised_batch_norm"]
 
 logger = logging.getLogger(__name__)
@@ -134,6 +136,34 @@ class DistributedContext:
                 "(or auto), and CUDA_VISIBLE_DEVICES to choose the GPUs"
             )
         return torch.device("cuda", self.local_rank)
+
+    def shards(self, train_data: BatchSource, val_data: BatchSource | None
+               ) -> tuple[BatchSource, BatchSource | None]:
+        """This rank's shards of the training and validation sources.
+
+        Raises:
+            ValueError: If a source cannot be sharded, or the training shard is empty.
+        """
+        shards = []
+        for name, source in (("training", train_data), ("validation", val_data)):
+            if source is not None and not isinstance(source, ShardableSource):
+                raise ValueError(
+                    f"the {name} source ({type(source).__name__}) cannot be split between "
+                    f"{self.world_size} processes: it has no sharded(rank, world_size); use "
+                    "hsi_attn.data.PatchSource"
+                )
+            shards.append(None if source is None else source.sharded(self.rank, self.world_size))
+        if len(shards[0]) == 0:
+            raise ValueError("the training shard yields no batches; lower --batch-size")
+        return shards[0], shards[1]
+
+    def describe_split(self, batch_size: int, lr: float) -> str:
+        """How a global batch is split, for the log ("" for one process)."""
+        if not self.is_distributed:
+            return ""
+        return (f", {self.world_size} processes with {batch_size // self.world_size} samples "
+                f"each of every global batch of {batch_size} (lr {lr:g} as given, not "
+                "rescaled)")
 
     @staticmethod
     def backend(device: torch.device) -> str:

@@ -27,7 +27,7 @@ from hsi_attn.engine.history import History
 from hsi_attn.engine.optimization import build_optimizer, build_scheduler, class_weights
 from hsi_attn.engine.precision import Precision, resolve_precision
 from hsi_attn.engine.seeding import restore_rng_state, seed_everything
-from hsi_attn.engine.sources import BatchSource, ShardableSource
+from hsi_attn.engine.sources import BatchSource
 from hsi_attn.engine.state import TrainState
 
 __all__ = ["evaluate", "fit", "predict_logits"]
@@ -98,7 +98,7 @@ def fit(
         raise ValueError("resume=True needs the checkpoint_path to resume from")
     context = distributed if distributed is not None else DistributedContext()
     if context.is_distributed:
-        train_data, val_data = _shards(train_data, val_data, context)
+        train_data, val_data = context.shards(train_data, val_data)
     target = context.device(resolve_device(device if device is not None else config.device))
     precision = resolve_precision(config.precision, target)
     model.to(target)
@@ -118,7 +118,8 @@ def fit(
     if context.is_main:
         logger.info(
             "training on %s (%s) for %d epochs, %d batches per epoch%s%s",
-            target, precision.name, config.epochs, len(train_data), _split_note(config, context),
+            target, precision.name, config.epochs, len(train_data),
+            context.describe_split(config.batch_size, config.lr),
             f", resuming after epoch {state.epoch}" if state.epoch else "",
         )
     with context.training(model, target, sync_batch_norm=config.sync_batch_norm) as wrapped:
@@ -172,31 +173,6 @@ def _epochs(state: TrainState, forward: nn.Module, train_data: BatchSource,
         raise
     finally:
         dispatcher.call("on_train_end", state)
-
-
-def _shards(train_data: BatchSource, val_data: BatchSource | None,
-            context: DistributedContext) -> tuple[BatchSource, BatchSource | None]:
-    """This rank's shards of the training and validation sources."""
-    shards = []
-    for name, source in (("training", train_data), ("validation", val_data)):
-        if source is not None and not isinstance(source, ShardableSource):
-            raise ValueError(
-                f"the {name} source ({type(source).__name__}) cannot be split between "
-                f"{context.world_size} processes: it has no sharded(rank, world_size); use "
-                "hsi_attn.data.PatchSource"
-            )
-        shards.append(source.sharded(context.rank, context.world_size) if source else None)
-    if len(shards[0]) == 0:
-        raise ValueError("the training shard yields no batches; lower --batch-size")
-    return shards[0], shards[1]
-
-
-def _split_note(config: TrainConfig, context: DistributedContext) -> str:
-    if not context.is_distributed:
-        return ""
-    return (f", {context.world_size} processes with {config.batch_size // context.world_size} "
-            f"samples each of every global batch of {config.batch_size} (lr {config.lr:g} "
-            "as given, not rescaled)")
 
 
 def _train_epoch(
@@ -360,7 +336,8 @@ def _evaluation_sums(
 def _resume(state: TrainState, path: str | os.PathLike[str] | None) -> bool:
     """Load ``path`` into ``state``; True if that checkpoint had already finished."""
     payload = load_checkpoint(path, map_location="cpu")
-    saved = payload.get("config", {})
+    # Settings added since the checkpoint was written count as their defaults.
+    saved = {**asdict(TrainConfig()), **payload.get("config", {})}
     current = asdict(state.config)
     changed = [
         f"{k}: {saved.get(k)!r} -> {current[k]!r}"
