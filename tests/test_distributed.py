@@ -133,6 +133,21 @@ def test_the_context_comes_from_torchruns_variables() -> None:
         DistributedContext(rank=2, world_size=2)
 
 
+def test_each_rank_draws_its_own_dropout_masks_reproducibly() -> None:
+    def draw(rank: int, epoch: int) -> torch.Tensor:
+        DistributedContext(rank=rank, world_size=2).seed_rank(7, epoch)
+        return torch.rand(4)
+
+    assert torch.equal(draw(1, 3), draw(1, 3))
+    assert not torch.equal(draw(0, 3), draw(1, 3))
+    assert not torch.equal(draw(1, 3), draw(1, 4))
+    torch.manual_seed(0)
+    DistributedContext().seed_rank(7, 3)  # one process: torch's generator untouched
+    after = torch.rand(4)
+    torch.manual_seed(0)
+    assert torch.equal(after, torch.rand(4))
+
+
 def _tiny_batch_norm_net() -> nn.Module:
     return nn.Sequential(nn.Conv3d(1, 2, 1), nn.BatchNorm3d(2), nn.Flatten(), nn.Linear(8, 2))
 

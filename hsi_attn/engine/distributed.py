@@ -16,6 +16,8 @@ Decisions, the same as PyTorch's ``DistributedSampler`` and ``DistributedDataPar
   any rank stops all (:meth:`DistributedContext.any`); batch-norm running statistics
   are taken from rank 0 before validation (:meth:`DistributedContext.broadcast_buffers`),
   as DDP does before every training step;
+* **dropout differs per rank**: torch's generators are seeded from the seed, the epoch
+  and the rank at each epoch (:meth:`DistributedContext.seed_rank`);
 * **rank 0 writes**: work only rank 0 does (the run directory, the final scoring) goes
   through :meth:`DistributedContext.on_main`, which hands its result, or its error, to
   every rank, so no rank waits for a result that will never come;
@@ -35,6 +37,7 @@ from collections.abc import Callable, Iterator, Mapping
 from dataclasses import dataclass
 from typing import Any, TypeVar
 
+import numpy as np
 import torch
 import torch.distributed as dist
 from torch import nn
@@ -164,6 +167,17 @@ class DistributedContext:
         return (f", {self.world_size} processes with {batch_size // self.world_size} samples "
                 f"each of every global batch of {batch_size} (lr {lr:g} as given, not "
                 "rescaled)")
+
+    def seed_rank(self, seed: int, epoch: int) -> None:
+        """Seed torch's own generators (dropout) for ``epoch`` differently on each rank.
+
+        Without it every rank would draw the same dropout masks for its share of the
+        batch. Derived from ``(seed, epoch, rank)`` alone, so a resumed run draws what
+        the uninterrupted one did. The data order has its own generator, untouched.
+        """
+        if self.is_distributed:
+            entropy = np.random.SeedSequence([seed, epoch, self.rank]).generate_state(1)[0]
+            torch.manual_seed(int(entropy))
 
     @staticmethod
     def backend(device: torch.device) -> str:
