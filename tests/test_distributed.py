@@ -336,8 +336,8 @@ def test_torchrun_restarts_resume_from_the_last_checkpoint(tmp_path: Path) -> No
 def test_hsi_attn_train_under_torchrun_killed_and_resumed(tmp_path: Path) -> None:
     options = [*_write_tiny_cube(tmp_path), "--epochs", "30"]
     runs = tmp_path / "runs"
-    out = runs / "two"
-    command = [*TORCHRUN, "-m", "hsi_attn.cli", "train", *options, "--out", str(out)]
+    out = runs / "cube-random-resnet3d-eca_band-seed0"  # the default name: rank 0 picks it
+    command = [*TORCHRUN, "-m", "hsi_attn.cli", "train", *options]
     launcher = subprocess.Popen(command, cwd=tmp_path, env=_environment(), text=True,
                                 stdout=subprocess.PIPE, stderr=subprocess.STDOUT)
     deadline = time.monotonic() + 240
@@ -353,12 +353,12 @@ def test_hsi_attn_train_under_torchrun_killed_and_resumed(tmp_path: Path) -> Non
     assert not load_checkpoint(out / "checkpoint.pt")["finished"]
     assert not (out / "metrics.json").exists()
 
-    resumed = subprocess.run([*command, "--resume"], cwd=tmp_path, env=_environment(),
-                             text=True, capture_output=True, timeout=240)
+    resumed = subprocess.run([*command, "--out", str(out), "--resume"], cwd=tmp_path,
+                             env=_environment(), text=True, capture_output=True, timeout=240)
     assert resumed.returncode == 0, resumed.stderr[-3000:]
     assert resumed.stdout.count("run directory:") == 1  # only rank 0 reports
     assert "resuming after epoch" in resumed.stderr
-    assert [p.name for p in runs.iterdir()] == ["two"]
+    assert list(runs.iterdir()) == [out]  # one run directory, written by rank 0 alone
     assert json.loads((out / "config.json").read_text())["world_size"] == 2
     assert len((out / "history.csv").read_text().splitlines()) == 1 + 30
     two = json.loads((out / "metrics.json").read_text())["test"]["oa"]
