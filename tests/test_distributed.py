@@ -11,12 +11,12 @@ from __future__ import annotations
 
 import json
 import os
-import re
 import shlex
 import signal
 import subprocess
 import sys
 import time
+from collections.abc import Iterator
 from pathlib import Path
 
 import numpy as np
@@ -121,6 +121,7 @@ def test_the_context_comes_from_torchruns_variables() -> None:
             context.max_restarts, context.shared_store, context.is_main) == (3, 4, 1, 2, 3,
                                                                             True, False)
     assert context.device(torch.device("cuda")) == torch.device("cuda", 1)
+    assert context.device(torch.device("cuda", 1)) == torch.device("cuda", 1)  # train_run's
     assert context.device(torch.device("cpu")) == torch.device("cpu")
     assert context.backend(torch.device("cpu")) == "gloo"
     with pytest.raises(ValueError, match="pass --device cuda"):
@@ -178,10 +179,13 @@ def test_fit_explains_what_a_distributed_run_lacks() -> None:
 
 
 class _Unshardable:
+    """A batch source without ``sharded``."""
+
     def __init__(self, source: PatchSource) -> None:
         self.source, self.labels = source, source.labels
 
-    def batches(self, generator: torch.Generator | None):  # noqa: ANN201 - test double
+    def batches(self, generator: torch.Generator | None
+                ) -> Iterator[tuple[torch.Tensor, torch.Tensor]]:
         return self.source.batches(generator)
 
     def __len__(self) -> int:

@@ -128,11 +128,11 @@ class DistributedContext:
         """The device of this rank: ``cuda:LOCAL_RANK`` for CUDA, ``device`` otherwise.
 
         Raises:
-            ValueError: If several processes are given one numbered GPU.
+            ValueError: If ``device`` names another GPU than ``cuda:LOCAL_RANK``.
         """
         if not self.is_distributed or device.type != "cuda":
             return device
-        if device.index is not None:
+        if device.index not in (None, self.local_rank):
             raise ValueError(
                 f"device {str(device)!r} names one GPU for all {self.world_size} processes; "
                 "under torchrun each process takes cuda:LOCAL_RANK, so pass --device cuda "
