@@ -174,8 +174,9 @@ def test_fit_explains_what_a_distributed_run_lacks() -> None:
     synced = TrainConfig(epochs=1, batch_size=4, device="cpu", sync_batch_norm=True)
     with pytest.raises(ValueError, match="sync_batch_norm needs CUDA"):
         fit(_tiny_batch_norm_net(), source, config=synced, distributed=two)
-    with pytest.raises(ValueError, match="cannot be split between 2 processes"):
-        fit(_tiny_batch_norm_net(), _Unshardable(source), config=config, distributed=two)
+    for wrapper in (_Unshardable, _Forwarding):  # a forwarded sharded() would skip the wrapper
+        with pytest.raises(ValueError, match="cannot be split between 2 processes"):
+            fit(_tiny_batch_norm_net(), wrapper(source), config=config, distributed=two)
 
 
 class _Unshardable:
@@ -190,6 +191,13 @@ class _Unshardable:
 
     def __len__(self) -> int:
         return len(self.source)
+
+
+class _Forwarding(_Unshardable):
+    """A wrapper that forwards every other attribute to the source it wraps."""
+
+    def __getattr__(self, name: str) -> object:
+        return getattr(self.source, name)
 
 
 def test_readme_torchrun_commands_parse() -> None:

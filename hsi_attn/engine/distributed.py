@@ -149,7 +149,10 @@ class DistributedContext:
         """
         shards = []
         for name, source in (("training", train_data), ("validation", val_data)):
-            if source is not None and not isinstance(source, ShardableSource):
+            # On the class: a wrapper forwarding attributes would shard what it wraps
+            # and silently drop its own work.
+            if source is not None and not (isinstance(source, ShardableSource) and callable(
+                    getattr(type(source), "sharded", None))):
                 raise ValueError(
                     f"the {name} source ({type(source).__name__}) cannot be split between "
                     f"{self.world_size} processes: it has no sharded(rank, world_size); use "
@@ -167,6 +170,19 @@ class DistributedContext:
         return (f", {self.world_size} processes with {batch_size // self.world_size} samples "
                 f"each of every global batch of {batch_size} (lr {lr:g} as given, not "
                 "rescaled)")
+
+    def synchronise_generator(self, generator: torch.Generator, device: torch.device) -> None:
+        """Give every rank rank 0's data-order generator (at each epoch's start).
+
+        The ranks' generators agree anyway when the sources draw the same numbers on
+        every rank (``PatchSource`` does); this keeps the shards disjoint even when a
+        source draws per rank.
+        """
+        if not self.is_distributed:
+            return
+        state = generator.get_state().to(device)
+        dist.broadcast(state, src=0)
+        generator.set_state(state.cpu())
 
     def seed_rank(self, seed: int, epoch: int) -> None:
         """Seed torch's own generators (dropout) for ``epoch`` differently on each rank.

@@ -139,6 +139,7 @@ def _epochs(state: TrainState, forward: nn.Module, train_data: BatchSource,
         while state.epoch < config.epochs and not state.stop_training:
             state.epoch += 1
             state.batch = 0
+            context.synchronise_generator(state.generator, target)
             context.seed_rank(config.seed, state.epoch)
             dispatcher.call("on_epoch_begin", state)
             started = time.perf_counter()
