@@ -201,13 +201,16 @@ class _Forwarding(_Unshardable):
 
 
 def test_readme_torchrun_commands_parse() -> None:
+    from torch.distributed.run import get_args_parser
+
     text = (ROOT / "README.md").read_text(encoding="utf-8").replace("\\\n", " ")
-    commands = [line.split("-m hsi_attn.cli", 1)[1] for line in text.splitlines()
-                if line.lstrip().startswith("torchrun") and "-m hsi_attn.cli" in line]
-    assert len(commands) >= 3, "the README's distributed section lists the torchrun commands"
+    commands = [shlex.split(line.split("#", 1)[0]) for line in text.splitlines()
+                if line.lstrip().startswith("torchrun ")]
+    assert len(commands) >= 4, "the README's distributed section lists the torchrun commands"
     for command in commands:
-        args = build_parser().parse_args(shlex.split(command.split("#", 1)[0]))
-        assert args.command == "train"
+        launch = get_args_parser().parse_args(command[1:])
+        assert launch.module and launch.training_script == "hsi_attn.cli"
+        assert build_parser().parse_args(launch.training_script_args).command == "train"
 
 
 # --- torchrun launches --------------------------------------------------------------
