@@ -134,7 +134,7 @@ class DistributedContext:
             return device
         if device.index not in (None, self.local_rank):
             raise ValueError(
-                f"device {str(device)!r} names one GPU for all {self.world_size} processes; "
+                f"device {str(device)!r} is not the GPU of local rank {self.local_rank}: "
                 "under torchrun each process takes cuda:LOCAL_RANK, so pass --device cuda "
                 "(or auto), and CUDA_VISIBLE_DEVICES to choose the GPUs"
             )
