@@ -8,6 +8,7 @@ run's saved settings.
 from __future__ import annotations
 
 import argparse
+import logging
 import shlex
 import sys
 from pathlib import Path
@@ -50,8 +51,13 @@ def _callbacks(args: argparse.Namespace) -> list[Any]:
 def run(args: argparse.Namespace) -> int:
     """Train as ``args`` say and print the test metrics (or one line per seed and a summary)."""
     from hsi_attn.config import RunConfig
+    from hsi_attn.engine.distributed import DistributedContext
     from hsi_attn.run import load_run_config, train_run, train_runs
 
+    main = DistributedContext.from_environment().is_main  # under torchrun rank 0 reports
+    if not main:
+        logging.getLogger("hsi_attn").setLevel(logging.WARNING)
+        args.quiet = True
     base = RunConfig()
     if args.resume:
         if args.out is None:
@@ -66,11 +72,15 @@ def run(args: argparse.Namespace) -> int:
             raise ValueError(f"--runs must be >= 1, got {args.runs}")
         seeds = args.seeds or list(range(config.train.seed, config.train.seed + args.runs))
         results, summary = train_runs(config, seeds, args.out, **options)
+        if not main:
+            return 0
         for result in results:
             print(report.seed_line(result.metrics))
         print(report.summary_text(summary))
         return 0
     result = train_run(config, args.out, **options)
+    if not main:
+        return 0
     print(report.metrics_text(result.metrics))
     print(f"run directory: {result.out_dir}")
     return 0

@@ -240,6 +240,9 @@ class TrainConfig:
             noise): 0 off, 1 the default strengths.
         tta: Test-time augmentation: the test map is the average over the 8 flips and
             quarter turns of the scene (:mod:`hsi_attn.inference.tta`), 8x the cost.
+        sync_batch_norm: Under torchrun on GPUs, batch norm over the global batch. Off:
+            a process's share (32 of 64 with two) is enough, and syncing costs a
+            collective per batch-norm layer per step.
     """
 
     epochs: int = setting(100, kind="int", help="maximum epochs", check=_at_least_1)
@@ -280,6 +283,8 @@ class TrainConfig:
                                       check=partial(check_real, at_least=0))
     tta: bool = setting(False, kind="bool", may_change_on_resume=True,
                         help="average the test map over the 8 flips/rotations")
+    sync_batch_norm: bool = setting(False, kind="bool", help="under torchrun on GPUs: batch "
+                                    "norm over the global batch, not each process's share")
 
     def __post_init__(self) -> None:
         check_fields(self)

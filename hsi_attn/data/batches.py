@@ -13,6 +13,15 @@ that turns a batch of sample indices into a batch of patches:
 
 Either way the order is drawn from the loop's seeded generator, and a random dihedral
 transform per patch can be applied (drawn from the same generator, after the batch).
+
+Several processes (``torchrun``) each read a shard: :meth:`PatchSource.sharded`. Every
+rank draws the same permutation and the same dihedral ops from its identically seeded
+generator, forms the same global batches as one process would, and keeps every
+``world_size``-th sample of each, starting at its rank (:func:`shard_epoch`). So the
+ranks' shards are disjoint, the batches of one step together are exactly the batch one
+process would take, and the generators stay in step for the next epoch. A shuffled
+(training) shard drops the incomplete last global batch, so every rank takes the same
+number of equal steps.
 """
 
 from __future__ import annotations
@@ -26,7 +35,8 @@ from torch import Tensor
 
 from hsi_attn.data.patches import PatchSampler
 
-__all__ = ["CubePatches", "PatchSource", "SampleGetter", "TensorPatches", "dihedral"]
+__all__ = ["CubePatches", "PatchSource", "SampleGetter", "TensorPatches", "dihedral",
+           "shard_epoch"]
 
 
 class SampleGetter(Protocol):
@@ -122,6 +132,38 @@ class PatchSource:
         self.shuffle = shuffle
         self.drop_last = drop_last and n > batch_size
         self.augment = augment
+        self.rank, self.world_size = 0, 1
+
+    def sharded(self, rank: int, world_size: int) -> PatchSource:
+        """This source as rank ``rank`` of ``world_size`` processes reads it (see the module).
+
+        ``batch_size`` stays the global batch: each rank's batches hold
+        ``batch_size // world_size`` samples. A shuffled source drops the incomplete last
+        global batch.
+
+        Raises:
+            ValueError: If a shuffled source's batch size is not a multiple of
+                ``world_size``, or it has fewer samples than one global batch.
+        """
+        if not 0 <= rank < world_size:
+            raise ValueError(f"rank {rank} is not in 0..{world_size - 1}")
+        n = len(self.samples)
+        if self.shuffle and self.batch_size % world_size:
+            raise ValueError(
+                f"the global batch size {self.batch_size} does not split evenly over "
+                f"{world_size} processes; use a multiple of {world_size} (e.g. --batch-size "
+                f"{self.batch_size - self.batch_size % world_size or world_size})"
+            )
+        if self.shuffle and n < self.batch_size:
+            raise ValueError(
+                f"{n} training samples are fewer than one global batch of {self.batch_size}; "
+                "lower --batch-size"
+            )
+        shard = PatchSource(self.samples, self.labels, batch_size=self.batch_size,
+                            shuffle=self.shuffle, drop_last=self.drop_last or self.shuffle,
+                            augment=self.augment)
+        shard.rank, shard.world_size = rank, world_size
+        return shard
 
     @classmethod
     def from_cube(cls, sampler: PatchSampler, coords: np.ndarray | Tensor,
@@ -158,11 +200,36 @@ class PatchSource:
         order = torch.randperm(n, generator=generator) if self.shuffle else torch.arange(n)
         for i in range(len(self)):
             index = order[i * self.batch_size : (i + 1) * self.batch_size]
+            # Every rank draws the whole global batch's ops: the generators stay in step.
+            ops = torch.randint(0, 8, (len(index),), generator=generator) if self.augment else None
+            if self.world_size > 1:
+                index = index[self.rank :: self.world_size]
+                ops = ops[self.rank :: self.world_size] if ops is not None else None
+                if len(index) == 0:
+                    continue  # an in-order tail shorter than the world size
             patches = self.samples.take(index)
-            if self.augment:
-                patches = dihedral(patches, torch.randint(0, 8, (len(index),),
-                                                           generator=generator))
+            if ops is not None:
+                patches = dihedral(patches, ops)
             yield patches, self.labels[index.to(self.labels.device)]
+
+
+def shard_epoch(n: int, batch_size: int, *, rank: int, world_size: int,
+                generator: torch.Generator) -> Tensor:
+    """The sample indices rank ``rank`` trains on in one shuffled epoch, ``(steps, b)``.
+
+    What :meth:`PatchSource.batches` of a sharded training source takes, without the
+    augmentation draws: ``steps = n // batch_size`` and ``b = batch_size // world_size``.
+
+    Args:
+        n: Number of samples.
+        batch_size: The global batch size (a multiple of ``world_size``).
+        rank: This rank.
+        world_size: Number of ranks.
+        generator: The data-order generator (advanced by one permutation).
+    """
+    order = torch.randperm(n, generator=generator)
+    steps = n // batch_size
+    return order[: steps * batch_size].view(steps, batch_size)[:, rank::world_size]
 
 
 def dihedral(patches: Tensor, ops: Tensor) -> Tensor:

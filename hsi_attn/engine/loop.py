@@ -22,6 +22,7 @@ from hsi_attn.engine.evaluation_mode import evaluation_mode
 from hsi_attn.engine.callbacks import Callback, CallbackList, Checkpoint
 from hsi_attn.engine.checkpoint import CheckpointError, load_checkpoint
 from hsi_attn.engine.device import resolve_device
+from hsi_attn.engine.distributed import DistributedContext
 from hsi_attn.engine.history import History
 from hsi_attn.engine.optimization import build_optimizer, build_scheduler, class_weights
 from hsi_attn.engine.precision import Precision, resolve_precision
@@ -50,6 +51,7 @@ def fit(
     checkpoint_path: str | os.PathLike[str] | None = None,
     resume: bool = False,
     extra: dict[str, Any] | None = None,
+    distributed: DistributedContext | None = None,
 ) -> History:
     """Train ``model`` in place and return its per-epoch history.
 
@@ -70,6 +72,14 @@ def fit(
         resume: Continue from ``checkpoint_path`` (which must exist). A finished
             checkpoint just loads its weights and history.
         extra: Caller data stored in every checkpoint under ``"extra"``.
+        distributed: This process's place among several (``torchrun``), inside a joined
+            process group (see :class:`~hsi_attn.engine.distributed.DistributedContext`).
+            Each rank then trains on its shard of every global batch of
+            ``config.batch_size`` (``batch_size // world_size`` samples each; the sources
+            must be :class:`~hsi_attn.engine.sources.ShardableSource`), the model is
+            wrapped in DDP, validation is summed over the ranks so that every rank takes
+            the same decisions, and only rank 0 writes the checkpoint. The learning rate
+            is used as given. Default: one process, exactly as without this argument.
 
     Returns:
         The history (also on ``model``'s final checkpoint).
@@ -86,12 +96,16 @@ def fit(
         raise ValueError("the training data yields no batches; check batch_size and the split")
     if resume and checkpoint_path is None:
         raise ValueError("resume=True needs the checkpoint_path to resume from")
-    target = resolve_device(device if device is not None else config.device)
+    context = distributed if distributed is not None else DistributedContext()
+    if context.is_distributed:
+        train_data, val_data = context.shards(train_data, val_data)
+    target = context.device(resolve_device(device if device is not None else config.device))
     precision = resolve_precision(config.precision, target)
     model.to(target)
     optimizer = build_optimizer(model, config)
     scheduler = build_scheduler(optimizer, config, len(train_data))
-    built_in: list[Callback] = [Checkpoint(checkpoint_path)] if checkpoint_path is not None else []
+    writes = checkpoint_path is not None and context.is_main
+    built_in: list[Callback] = [Checkpoint(checkpoint_path)] if writes else []
     dispatcher = CallbackList([*built_in, *callbacks])
     state = TrainState(
         model=model, optimizer=optimizer, scheduler=scheduler, scaler=precision.make_scaler(),
@@ -101,34 +115,54 @@ def fit(
     if resume:
         if _resume(state, checkpoint_path):
             return state.history
-    forward = torch.compile(model) if config.compile else model
+    if context.is_main:
+        logger.info(
+            "training on %s (%s) for %d epochs, %d batches per epoch%s%s",
+            target, precision.name, config.epochs, len(train_data),
+            context.describe_split(config.batch_size, config.lr),
+            f", resuming after epoch {state.epoch}" if state.epoch else "",
+        )
+    with context.training(model, target, sync_batch_norm=config.sync_batch_norm) as wrapped:
+        forward = torch.compile(wrapped) if config.compile else wrapped
+        _epochs(state, forward, train_data, val_data, precision, context, checkpoint_path)
+    return state.history
+
+
+def _epochs(state: TrainState, forward: nn.Module, train_data: BatchSource,
+            val_data: BatchSource | None, precision: Precision, context: DistributedContext,
+            checkpoint_path: str | os.PathLike[str] | None) -> None:
+    """The epochs of :func:`fit`, with the callbacks' hooks around them."""
+    config, dispatcher, target = state.config, state.callbacks, state.device
     criterion_holder: list[nn.Module] = []
-    logger.info(
-        "training on %s (%s) for %d epochs, %d batches per epoch%s",
-        target, precision.name, config.epochs, len(train_data),
-        f", resuming after epoch {state.epoch}" if state.epoch else "",
-    )
     try:
         dispatcher.call("on_train_begin", state)
         while state.epoch < config.epochs and not state.stop_training:
             state.epoch += 1
             state.batch = 0
+            context.synchronise_generator(state.generator, target)
+            context.seed_rank(config.seed, state.epoch)
             dispatcher.call("on_epoch_begin", state)
             started = time.perf_counter()
-            lr = optimizer.param_groups[0]["lr"]
+            lr = state.optimizer.param_groups[0]["lr"]
             train_loss, train_acc = _train_epoch(
-                state, forward, train_data, precision, criterion_holder
+                state, forward, train_data, precision, criterion_holder, context
             )
             record: dict[str, Any] = {
                 "epoch": state.epoch, "train_loss": train_loss, "train_acc": train_acc,
                 "train_seconds": time.perf_counter() - started,
             }
-            if val_data is not None:
+            if val_data is not None and context.is_distributed:
+                val_loss, val_oa = _evaluate_shards(state.model, val_data, precision, context)
+                record.update(val_loss=val_loss, val_oa=val_oa)
+            elif val_data is not None:
                 val_loss, val_oa = evaluate(forward, val_data, device=target, precision=precision)
                 record.update(val_loss=val_loss, val_oa=val_oa)
             record.update(lr=lr, seconds=time.perf_counter() - started)
             state.history.append(record)
             dispatcher.call("on_epoch_end", state)
+            if context.any(state.stop_training, target) and not state.stop_training:
+                state.stop_training = True
+                state.stop_reason = "another rank stopped training"
         state.completed = True
         if state.stop_reason:
             logger.info("stopped after epoch %d: %s", state.epoch, state.stop_reason)
@@ -141,7 +175,6 @@ def fit(
         raise
     finally:
         dispatcher.call("on_train_end", state)
-    return state.history
 
 
 def _train_epoch(
@@ -150,6 +183,7 @@ def _train_epoch(
     data: BatchSource,
     precision: Precision,
     criterion_holder: list[nn.Module],
+    context: DistributedContext,
 ) -> tuple[float, float]:
     state.model.train()
     config = state.config
@@ -189,6 +223,11 @@ def _train_epoch(
         state.batch += 1
         state.batch_loss = float(loss.detach())
         state.callbacks.call("on_batch_end", state)
+    if context.is_distributed:  # the epoch's figures over all ranks, the same on each
+        totals = context.all_reduce_sum(torch.stack(
+            [loss_sum, correct.double(), torch.tensor(float(seen), device=state.device,
+                                                      dtype=torch.float64)]))
+        loss_sum, correct, seen = totals[0], totals[1].round().long(), int(totals[2])
     return float(loss_sum) / seen, int(correct) / seen
 
 
@@ -250,6 +289,34 @@ def evaluate(
 
     Restores each module's train/eval mode afterwards.
     """
+    loss_sum, correct, seen = _evaluation_sums(model, data, device=device, precision=precision)
+    return loss_sum / max(seen, 1), correct / max(seen, 1)
+
+
+def _evaluate_shards(model: nn.Module, data: BatchSource, precision: Precision,
+                     context: DistributedContext) -> tuple[float, float]:
+    """Loss and OA over every rank's validation shard, the same on every rank.
+
+    Rank 0's batch-norm statistics are used everywhere (those it checkpoints); the
+    plain model runs each shard (DDP's forward would wait for the other ranks).
+    """
+    context.broadcast_buffers(model)
+    device = next(iter(model.parameters()), torch.empty(0)).device
+    sums = _evaluation_sums(model, data, device=device, precision=precision)
+    loss_sum, correct, seen = context.all_reduce_sum(
+        torch.tensor(sums, dtype=torch.float64, device=device)).tolist()
+    return loss_sum / max(seen, 1), round(correct) / max(seen, 1)
+
+
+@torch.no_grad()
+def _evaluation_sums(
+    model: nn.Module,
+    data: BatchSource,
+    *,
+    device: torch.device | None = None,
+    precision: Precision | None = None,
+) -> tuple[float, int, int]:
+    """Summed cross-entropy, correct predictions and samples of ``model`` on ``data``."""
     if device is None:
         device = next(iter(model.parameters()), torch.empty(0)).device
     loss_sum, correct, seen = 0.0, 0, 0
@@ -265,13 +332,14 @@ def evaluate(
             loss_sum += float(nn.functional.cross_entropy(logits, y, reduction="sum"))
             correct += int((logits.argmax(dim=1) == y).sum())
             seen += len(y)
-    return loss_sum / max(seen, 1), correct / max(seen, 1)
+    return loss_sum, correct, seen
 
 
 def _resume(state: TrainState, path: str | os.PathLike[str] | None) -> bool:
     """Load ``path`` into ``state``; True if that checkpoint had already finished."""
     payload = load_checkpoint(path, map_location="cpu")
-    saved = payload.get("config", {})
+    # Settings added since the checkpoint was written count as their defaults.
+    saved = {**asdict(TrainConfig()), **payload.get("config", {})}
     current = asdict(state.config)
     changed = [
         f"{k}: {saved.get(k)!r} -> {current[k]!r}"

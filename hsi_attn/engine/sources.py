@@ -11,6 +11,11 @@ restored exactly on resume.
 The package's implementation is :class:`hsi_attn.data.batches.PatchSource`
 (``PatchSource.from_cube`` for patches around pixel coordinates,
 ``PatchSource.from_tensors`` for samples in memory).
+
+Under ``torchrun`` the loop reads a shard per process: a source it trains on with
+several processes must also be a :class:`ShardableSource`, whose ``sharded(rank,
+world_size)`` gives the part rank ``rank`` reads, with the same number of equal batches
+on every rank (``PatchSource`` is one).
 """
 
 from __future__ import annotations
@@ -20,7 +25,7 @@ from typing import Protocol, runtime_checkable
 
 import torch
 
-__all__ = ["BatchSource"]
+__all__ = ["BatchSource", "ShardableSource"]
 
 
 @runtime_checkable
@@ -37,4 +42,13 @@ class BatchSource(Protocol):
 
     def __len__(self) -> int:
         """Number of batches per epoch."""
+        ...
+
+
+@runtime_checkable
+class ShardableSource(BatchSource, Protocol):
+    """A :class:`BatchSource` that several processes can split between them."""
+
+    def sharded(self, rank: int, world_size: int) -> BatchSource:
+        """The part of every epoch that rank ``rank`` of ``world_size`` reads."""
         ...

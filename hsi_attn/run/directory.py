@@ -17,6 +17,9 @@ Without ``--out`` a run is named after what it computes
 of the scene for ``--cube``), and a rerun takes the next free name (``...-seed0-2``)
 instead of failing. An explicit ``--out`` that holds a run needs ``--resume`` or
 ``--overwrite``. How a run starts in its directory is :mod:`hsi_attn.run.start`.
+
+Under ``torchrun`` only rank 0 chooses, checks and writes the run directory (see
+:mod:`hsi_attn.run.train`); ``config.json`` then also records ``world_size``.
 """
 
 from __future__ import annotations
@@ -31,7 +34,7 @@ from typing import Any
 from hsi_attn.config import RunConfig
 
 __all__ = ["RUN_FILES", "RunDirectoryError", "check_out_dir", "check_same_settings",
-           "choose_run_dir", "config_diff", "default_run_dir", "load_run_config",
+           "choose_run_dir", "config_diff", "default_run_dir", "holds_run", "load_run_config",
            "next_free_run_dir", "run_name"]
 
 logger = logging.getLogger(__name__)
@@ -67,6 +70,11 @@ def next_free_run_dir(path: str | os.PathLike[str]) -> Path:
     if _is_free(path):
         return path
     return next(c for n in count(2) if _is_free(c := path.with_name(f"{path.name}-{n}")))
+
+
+def holds_run(path: Path) -> bool:
+    """Whether ``path`` holds a run that ``--resume`` can continue (its config and checkpoint)."""
+    return all((path / name).is_file() for name in ("config.json", "checkpoint.pt"))
 
 
 def _is_free(path: Path) -> bool:

@@ -6,10 +6,18 @@ model), fit (early stopping on the validation pixels, never the test pixels), sc
 test pixels on a full-scene prediction, and write the outputs. The run directory is
 described in :mod:`hsi_attn.run.directory`; how a run starts in it, and how a failed
 start is undone, in :mod:`hsi_attn.run.start`.
+
+Under ``torchrun`` every process calls :func:`train_run` with the same arguments: each
+prepares the data and the model and trains on its shard
+(:class:`~hsi_attn.engine.distributed.DistributedContext`), while rank 0 alone chooses
+and writes the run directory and scores the test pixels, and hands the result to the
+others, so every process returns the same :class:`RunResult`. When torchrun restarts
+the workers (``--max-restarts``), a run whose ``out_dir`` holds a checkpoint resumes.
 """
 
 from __future__ import annotations
 
+import contextlib
 import dataclasses
 import datetime
 import logging
@@ -37,8 +45,9 @@ from hsi_attn.engine import (
     summarize_runs,
 )
 from hsi_attn.engine.atomic import write_json_atomic
+from hsi_attn.engine.distributed import DistributedContext
 from hsi_attn.run.checkpoint_values import to_checkpoint
-from hsi_attn.run.directory import check_same_settings, choose_run_dir
+from hsi_attn.run.directory import check_same_settings, choose_run_dir, holds_run
 from hsi_attn.run.evaluate import score_test_pixels
 from hsi_attn.run.model import build_model
 from hsi_attn.run.outputs import run_metrics, write_run_outputs
@@ -49,7 +58,7 @@ from hsi_attn.run.prepare import (
     prepare_data,
     training_sources,
 )
-from hsi_attn.run.start import remove_run_temp_files, started_run
+from hsi_attn.run.start import FirstEpoch, remove_run_temp_files, started_run
 
 __all__ = ["RunResult", "train_run", "train_runs"]
 
@@ -107,26 +116,43 @@ def train_run(
             fails before the first epoch is done leaves nothing in ``out_dir`` that
             blocks the corrected rerun.
     """
-    out = _choose_directory(config, out_dir, scene=scene, resume=resume, overwrite=overwrite)
-    device = resolve_device(config.train.device)
-    data = config.data.cube_path or config.data.scene
-    logger.info("training %s + %s on %s (%s) -> %s", config.model.name, config.model.attention,
-                data, device, out)
-    prepared, model = _prepare(config, scene, root, download)
-    record = _config_record(config, command, device)
-    with started_run(out, record, resume=resume, overwrite=overwrite) as first_epoch:
-        history, fit_seconds, train_batches = _fit(
-            config, prepared, model, out, device=device, resume=resume,
-            callbacks=[*callbacks, first_epoch],
-        )
-    score = score_test_pixels(model, prepared, config, device)
-    metrics = run_metrics(config, prepared, model, history=history, score=score, device=device,
-                          fit_seconds=fit_seconds, train_batches=train_batches)
-    write_run_outputs(out, config, prepared, history=history, metrics=metrics, score=score)
-    remove_run_temp_files(out)
-    logger.info("run written to %s", out)
-    return RunResult(out_dir=out, metrics=metrics, history=history,
-                     prediction=prepared.scene.to_codes(score.prediction))
+    context = DistributedContext.from_environment()
+    device = context.device(resolve_device(config.train.device))
+    if context.restart_count and out_dir is not None and holds_run(Path(out_dir)):
+        logger.info("torchrun restart %d: resuming the run in %s", context.restart_count, out_dir)
+        resume, overwrite = True, False
+    elif context.max_restarts and out_dir is None:
+        raise ValueError("torchrun --max-restarts needs --out DIR, so that a restart resumes "
+                         "the same run instead of starting a new one")
+    with context.process_group(device):
+        out = context.on_main(lambda: _choose_directory(config, out_dir, scene=scene,
+                                                        resume=resume, overwrite=overwrite))
+        data = config.data.cube_path or config.data.scene
+        logger.info("training %s + %s on %s (%s) -> %s", config.model.name,
+                    config.model.attention, data, device, out)
+        prepared, model = _prepare(config, scene, root, download)
+        record = {**_config_record(config, command, device), "world_size": context.world_size}
+        start = (started_run(out, record, resume=resume, overwrite=overwrite) if context.is_main
+                 else contextlib.nullcontext(FirstEpoch()))
+        with start as first_epoch:
+            history, fit_seconds, train_batches = _fit(
+                config, prepared, model, out, device=device, resume=resume,
+                callbacks=[*callbacks, first_epoch], context=context,
+            )
+
+        def finish() -> tuple[dict[str, Any], np.ndarray]:
+            score = score_test_pixels(model, prepared, config, device)
+            metrics = run_metrics(config, prepared, model, history=history, score=score,
+                                  device=device, fit_seconds=fit_seconds,
+                                  train_batches=train_batches)
+            write_run_outputs(out, config, prepared, history=history, metrics=metrics,
+                              score=score)
+            remove_run_temp_files(out)
+            logger.info("run written to %s", out)
+            return metrics, prepared.scene.to_codes(score.prediction)
+
+        metrics, prediction = context.on_main(finish)
+    return RunResult(out_dir=out, metrics=metrics, history=history, prediction=prediction)
 
 
 def _choose_directory(config: RunConfig, out_dir: str | os.PathLike[str] | None, *,
@@ -158,8 +184,8 @@ def _config_record(config: RunConfig, command: str | None, device: torch.device)
 
 
 def _fit(config: RunConfig, prepared: PreparedData, model: nn.Module, out: Path, *,
-         device: torch.device, resume: bool,
-         callbacks: Sequence[Callback]) -> tuple[History, float, int]:
+         device: torch.device, resume: bool, callbacks: Sequence[Callback],
+         context: DistributedContext) -> tuple[History, float, int]:
     """Step 3: train with model selection on the validation pixels, checkpointing to ``out``.
 
     Returns:
@@ -184,7 +210,7 @@ def _fit(config: RunConfig, prepared: PreparedData, model: nn.Module, out: Path,
     history = fit(model, train_source, config=config.train, val_data=val_source,
                   callbacks=[*selection_callbacks(config.train.patience), *callbacks],
                   device=device, checkpoint_path=out / "checkpoint.pt", resume=resume,
-                  extra=extra)
+                  extra=extra, distributed=context)
     return history, time.perf_counter() - started, len(train_source)
 
 
@@ -208,13 +234,17 @@ def train_runs(
     if len(set(seeds)) != len(seeds):
         raise ValueError(f"seeds must be distinct, got {list(seeds)}")
     results = []
-    for seed in seeds:
-        seeded = dataclasses.replace(config, train=dataclasses.replace(config.train, seed=seed))
-        target = Path(out_dir) / f"seed{seed}" if out_dir is not None else None
-        results.append(train_run(seeded, target, **kwargs))
+    context = DistributedContext.from_environment()
+    # One process group for all the runs (each train_run uses it).
+    with context.process_group(context.device(resolve_device(config.train.device))):
+        for seed in seeds:
+            seeded = dataclasses.replace(config,
+                                         train=dataclasses.replace(config.train, seed=seed))
+            target = Path(out_dir) / f"seed{seed}" if out_dir is not None else None
+            results.append(train_run(seeded, target, **kwargs))
     summary = summarize_runs([r.metrics["test"] for r in results])
     summary["seeds"] = list(seeds)
     summary["runs"] = [str(r.out_dir) for r in results]
-    if out_dir is not None:
+    if out_dir is not None and context.is_main:
         write_json_atomic(Path(out_dir) / "summary.json", summary)
     return results, summary
