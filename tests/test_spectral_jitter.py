@@ -66,3 +66,18 @@ def test_bad_strengths_are_refused() -> None:
         SpectralJitter(gain=-0.1)
     with pytest.raises(ValueError, match="below 1"):
         SpectralJitter(dropout=1.0)
+
+
+def test_a_sharded_jittered_source_jitters_each_ranks_shard() -> None:
+    source, preprocessor = _source(4)
+    shuffled = type(source)(source.samples, source.labels, batch_size=4, shuffle=True)
+    jittered = SpectrallyJittered(shuffled, preprocessor, SpectralJitter())
+    shards = [jittered.sharded(rank, 2) for rank in (0, 1)]
+    assert all(isinstance(shard, SpectrallyJittered) for shard in shards)
+    plain = [shuffled.sharded(rank, 2) for rank in (0, 1)]
+    for shard, unjittered in zip(shards, plain):
+        got = list(shard.batches(torch.Generator().manual_seed(1)))
+        ref = list(unjittered.batches(torch.Generator().manual_seed(1)))
+        assert len(got) == len(ref) and all(x.shape[0] == 2 for x, _ in got)
+        assert all(torch.equal(ya, yb) for (_, ya), (_, yb) in zip(got, ref))
+        assert not any(torch.equal(xa, xb) for (xa, _), (xb, _) in zip(got, ref))

@@ -149,14 +149,29 @@ class SpectrallyJittered:
     def __len__(self) -> int:
         return len(self.source)  # type: ignore[arg-type]
 
-    def __getattr__(self, name: str) -> object:
-        # Everything else (batch size, shuffling, sharding...) is the wrapped source's.
-        return getattr(self.__dict__["source"], name)
+    def sharded(self, rank: int, world_size: int) -> SpectrallyJittered:
+        """This source as rank ``rank`` of ``world_size`` processes reads it (``torchrun``).
 
-    def batches(self, generator: torch.Generator | None = None, **options: object
+        Each rank jitters its own shard of every global batch; the ranks' generators stay
+        in step (equal shards draw equally many numbers), so the run is reproducible,
+        although the draws differ from a single process's for the same global batch.
+
+        Raises:
+            ValueError: If the wrapped source cannot be sharded.
+        """
+        sharded = getattr(type(self.source), "sharded", None)
+        if not callable(sharded):
+            raise ValueError(
+                f"the wrapped {type(self.source).__name__} cannot be split between processes; "
+                "wrap a hsi_attn.data.PatchSource"
+            )
+        return SpectrallyJittered(sharded(self.source, rank, world_size), self.preprocessor,
+                                  self.strengths)
+
+    def batches(self, generator: torch.Generator | None = None
                 ) -> Iterator[tuple[Tensor, Tensor]]:
         """The wrapped source's batches, each patch spectrally jittered."""
-        for patches, labels in self.source.batches(generator, **options):  # type: ignore[attr-defined]
+        for patches, labels in self.source.batches(generator):  # type: ignore[attr-defined]
             if not self.strengths.is_identity:
                 key = (patches.device, patches.dtype)
                 if key not in self._spaces:
