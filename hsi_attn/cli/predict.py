@@ -30,8 +30,11 @@ def byte_size(text: str) -> int:
 def add_arguments(parser: argparse.ArgumentParser) -> None:
     """Add the ``hsi-attn predict`` arguments to ``parser``."""
     from hsi_attn.run.predict import DEFAULT_MAX_MEMORY
+    from hsi_attn.run.predict_backends import BACKENDS
 
-    parser.add_argument("run_dir", type=Path, help="a run directory written by hsi-attn train")
+    parser.add_argument("run_dir", type=Path,
+                        help="a run directory written by hsi-attn train, or with --backend "
+                             "onnxruntime the model.onnx hsi-attn export wrote")
     parser.add_argument("--cube", type=Path, required=True,
                         help="cube to classify: ENVI .hdr, GeoTIFF .tif, .npy, .mat or .npz, "
                              "bands last; read tile by tile")
@@ -51,6 +54,9 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--overwrite", action="store_true",
                         help="replace existing outputs (an input file is never replaced)")
     parser.add_argument("--device", default=None, help="device override (auto, cpu, cuda...)")
+    parser.add_argument("--backend", default="torch", choices=BACKENDS,
+                        help="torch (the run) or onnxruntime (its ONNX export; needs "
+                             "pip install -e '.[onnx]')")
 
 
 def run(args: argparse.Namespace) -> int:
@@ -73,7 +79,7 @@ def run(args: argparse.Namespace) -> int:
             args.run_dir, args.cube, args.out, variable=args.variable,
             probabilities=args.probabilities, confidence=args.confidence,
             max_memory=args.max_memory, overwrite=args.overwrite, device=args.device,
-            progress=progress,
+            progress=progress, backend=args.backend,
         )
     finally:
         if bar is not None:

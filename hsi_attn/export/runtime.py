@@ -186,23 +186,50 @@ class OnnxSceneClassifier:
             ValueError: On a cube that is not ``(H, W, B_raw)``, NaN/Inf when the run
                 does not mask them, or a non-positive budget, tile or batch size.
         """
-        check_int(max_memory, "max_memory")
-        for value, name in ((tile_size, "tile_size"), (batch_size, "batch_size")):
-            check_int(value, name, none="derived from max_memory")
         meta = self.metadata
         cube = self._checked(raw_cube)
         half = meta.patch_size // 2
         padded = np.pad(cube, ((half, half), (half, half), (0, 0)), mode=meta.pad_mode)
+        return self.predict_padded(padded, max_memory=max_memory, tile_size=tile_size,
+                                   batch_size=batch_size)
+
+    def predict_padded(
+        self,
+        padded: np.ndarray,
+        *,
+        max_memory: int = DEFAULT_MAX_MEMORY,
+        tile_size: int | None = None,
+        batch_size: int | None = None,
+    ) -> np.ndarray:
+        """Probabilities ``(h, w, K)`` of the pixels of a raw window with its halo.
+
+        For a tile of a larger scene (streaming prediction): ``padded`` is
+        ``(h + p - 1, w + p - 1, B_raw)``, the tile and ``p // 2`` pixels around it (the
+        scene's own pixels, or its mirrored edge), raw float32.
+
+        Raises:
+            ValueError: On a non-positive budget, tile or batch size, or a window
+                narrower than one patch.
+        """
+        check_int(max_memory, "max_memory")
+        for value, name in ((tile_size, "tile_size"), (batch_size, "batch_size")):
+            check_int(value, name, none="derived from max_memory")
+        meta = self.metadata
+        halo = meta.patch_size - 1
+        shape = (padded.shape[0] - halo, padded.shape[1] - halo)
+        if min(shape) < 1:
+            raise ValueError(f"a padded window of {padded.shape[:2]} holds no full "
+                             f"{meta.patch_size}x{meta.patch_size} patch")
         start = time.perf_counter()
         if meta.graph == "dense":
             side = tile_size or max(1, math.isqrt(max(1, max_memory // meta.bytes_per_unit))
                                     - (meta.patch_size - 1))
-            probs = self._dense(padded, cube.shape[:2], side)
+            probs = self._dense(padded, shape, side)
         else:
             batch = batch_size or max(1, max_memory // meta.bytes_per_unit)
-            probs = self._patches(padded, cube.shape[:2], batch)
-        logger.info("ONNX Runtime (%s graph) predicted %dx%d pixels in %.2f s", meta.graph,
-                    cube.shape[0], cube.shape[1], time.perf_counter() - start)
+            probs = self._patches(padded, shape, batch)
+        logger.debug("ONNX Runtime (%s graph) predicted %dx%d pixels in %.2f s", meta.graph,
+                     shape[0], shape[1], time.perf_counter() - start)
         return probs
 
     def _checked(self, raw_cube: np.ndarray) -> np.ndarray:

@@ -49,7 +49,8 @@ from hsi_attn.inference.scene import predict_padded_dense, predict_scene
 from hsi_attn.inference.writers.base import PredictedTile, TileWriter
 from hsi_attn.models.dense import DenseCapable
 
-__all__ = ["STAGES", "StreamStats", "padded_indices", "predict_stream", "stream_tile_shape"]
+__all__ = ["STAGES", "StreamStats", "padded_indices", "predict_stream", "run_tiles",
+           "stream_tile_shape", "tile_grid_of"]
 
 logger = logging.getLogger(__name__)
 
@@ -136,8 +137,9 @@ def _aligned(side: int, align: int) -> int:
     return side - side % align if side >= align else side
 
 
-def _tile_grid(height: int, width: int, rows: int, cols: int
-               ) -> Iterator[tuple[int, int, int, int]]:
+def tile_grid_of(height: int, width: int, rows: int, cols: int
+                 ) -> Iterator[tuple[int, int, int, int]]:
+    """Output tiles ``(top, left, h, w)`` of ``rows x cols`` (smaller at the far edges)."""
     for top in range(0, height, rows):
         for left in range(0, width, cols):
             yield top, left, min(rows, height - top), min(cols, width - left)
@@ -241,8 +243,6 @@ def predict_stream(
                 pad_mode=pad_mode, max_memory=max_memory, nodata=nodata, method=method,
                 batch_size=batch_size, device=device, tile_shape=tile_shape, progress=progress,
             )
-    from hsi_attn.data import nodata_mask
-
     pad_mode = check_choice(pad_mode, "pad_mode", choices=PAD_MODES)
     method = check_choice(method, "method", choices=("auto", "patch", "dense"))
     check_int(max_memory, "max_memory")
@@ -289,43 +289,85 @@ def predict_stream(
     tile_rows, tile_cols = (check_int(n, "tile_shape") for n in tile_shape)
     float64_row = (tile_cols + 2 * half) * (bands + preprocessor.n_bands_out) * 8
     rows_per_chunk = max(1, preprocess_budget // (_FLOAT64_COPIES * float64_row))
-    row_map, col_map = padded_indices(height, half, pad_mode), padded_indices(width, half, pad_mode)
-    grid = list(_tile_grid(height, width, tile_rows, tile_cols))
-    stats = StreamStats(height, width, (tile_rows, tile_cols), len(grid),
+    stats = StreamStats(height, width, (tile_rows, tile_cols),
+                        len(list(tile_grid_of(height, width, tile_rows, tile_cols))),
                         class_counts=np.zeros(n_classes, dtype=np.int64))
     logger.info("streaming %dx%dx%d cube in %d tile(s) of %dx%d pixels (max_memory %d bytes)",
-                height, width, bands, len(grid), tile_rows, tile_cols, max_memory)
-    clock = time.perf_counter
+                height, width, bands, stats.tiles, tile_rows, tile_cols, max_memory)
     with evaluation_mode(model), torch.inference_mode():
         twin = model.fused_twin() if dense else None  # type: ignore[attr-defined]
-        for done, (top, left, h, w) in enumerate(grid, 1):
-            start = clock()
-            block = _read_window(cube, row_map[top:top + h + 2 * half],
-                                 col_map[left:left + w + 2 * half])
-            read = clock()
-            missing = nodata_mask(block, nodata)
-            window = _preprocess(block, missing, preprocessor, rows_per_chunk)
-            del block
-            prepared = clock()
+
+        def prepare(block: np.ndarray, missing: np.ndarray) -> np.ndarray:
+            return _preprocess(block, missing, preprocessor, rows_per_chunk)
+
+        def classify(window: np.ndarray, h: int, w: int) -> np.ndarray:
             if dense:
-                probs = predict_padded_dense(model, window, device=device,  # type: ignore[arg-type]
-                                             max_memory=activations, twin=twin)
-            else:
-                probs = predict_scene(model, window, patch_size=patch_size, method="patch",
-                                      batch_size=batch_size, device=device,
-                                      pad_mode=pad_mode)[half:half + h, half:half + w]
-            del window
-            predicted = clock()
-            tile = PredictedTile(top, left, probs, ~missing[half:half + h, half:half + w])
-            for writer in writers:
-                writer.write(tile)
-            stats.nodata_pixels += int(h * w - np.count_nonzero(tile.valid))
-            stats.class_counts += np.bincount(tile.indices[tile.valid], minlength=n_classes)
-            for stage, begin, end in zip(STAGES, (start, read, prepared, predicted),
-                                         (read, prepared, predicted, clock())):
-                stats.seconds[stage] += end - begin
-            if progress is not None:
-                progress(done, len(grid))
+                return predict_padded_dense(model, window, device=device,  # type: ignore[arg-type]
+                                            max_memory=activations, twin=twin)
+            return predict_scene(model, window, patch_size=patch_size, method="patch",
+                                 batch_size=batch_size, device=device,
+                                 pad_mode=pad_mode)[half:half + h, half:half + w]
+
+        run_tiles(cube, stats, halo=half, pad_mode=pad_mode, prepare=prepare, classify=classify,
+                  writers=writers, nodata=nodata, progress=progress)
     logger.info("classified %d pixels in %.2f s (%.0f pixels/s)", height * width,
                 stats.total_seconds, height * width / max(stats.total_seconds, 1e-9))
+    return stats
+
+
+def run_tiles(
+    cube: Any,
+    stats: StreamStats,
+    *,
+    halo: int,
+    pad_mode: str,
+    prepare: Callable[[np.ndarray, np.ndarray], np.ndarray],
+    classify: Callable[[np.ndarray, int, int], np.ndarray],
+    writers: Sequence[TileWriter],
+    nodata: float | None,
+    progress: ProgressCallback | None,
+) -> StreamStats:
+    """The streaming loop: read each tile of ``stats``'s grid with its halo, prepare it,
+    classify it and hand it to the writers, timing each stage into ``stats``.
+
+    Args:
+        cube: The lazily read raw cube ``(H, W, B)``.
+        stats: The run's :class:`StreamStats` (its size and tile shape give the grid).
+        halo: Pixels read around each tile (``p // 2``), mirrored at the scene's edges.
+        pad_mode: How the scene's edges are mirrored.
+        prepare: ``(raw window, no-data mask) -> window`` the classifier takes.
+        classify: ``(window, h, w) -> (h, w, K)`` probabilities of the tile's pixels.
+        writers: Receive every tile.
+        nodata: The cube's no-data value, or None.
+        progress: Called after each tile with ``(done, total)``.
+    """
+    from hsi_attn.data import nodata_mask
+
+    row_map = padded_indices(stats.height, halo, pad_mode)
+    col_map = padded_indices(stats.width, halo, pad_mode)
+    grid = list(tile_grid_of(stats.height, stats.width, *stats.tile_shape))
+    clock = time.perf_counter
+    for done, (top, left, h, w) in enumerate(grid, 1):
+        start = clock()
+        block = _read_window(cube, row_map[top:top + h + 2 * halo],
+                             col_map[left:left + w + 2 * halo])
+        read = clock()
+        missing = nodata_mask(block, nodata)
+        window = prepare(block, missing)
+        del block
+        prepared = clock()
+        probs = classify(window, h, w)
+        del window
+        predicted = clock()
+        tile = PredictedTile(top, left, probs, ~missing[halo:halo + h, halo:halo + w])
+        for writer in writers:
+            writer.write(tile)
+        stats.nodata_pixels += int(h * w - np.count_nonzero(tile.valid))
+        stats.class_counts += np.bincount(tile.indices[tile.valid],
+                                          minlength=len(stats.class_counts))
+        for stage, begin, end in zip(STAGES, (start, read, prepared, predicted),
+                                     (read, prepared, predicted, clock())):
+            stats.seconds[stage] += end - begin
+        if progress is not None:
+            progress(done, len(grid))
     return stats

@@ -2,7 +2,8 @@
 
 :func:`predict_cube` opens the cube lazily (:func:`hsi_attn.data.open_cube`), streams it
 through the run's preprocessing and model tile by tile within ``max_memory``
-(:func:`hsi_attn.inference.stream.predict_stream`) and writes, as it goes:
+(:func:`hsi_attn.inference.stream.predict_stream`; with ``backend="onnxruntime"``, an
+exported model's graph: :mod:`hsi_attn.run.predict_backends`) and writes, as it goes:
 
 * the class map ``--out``: GeoTIFF ``.tif`` (georeferenced, colour table, names in
   tags), ENVI classification ``.hdr``/``.img``, ``.npy`` (int64), each with a PNG
@@ -24,17 +25,15 @@ import os
 import warnings
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
 
 import numpy as np
 import torch
 from torch import nn
 
-from hsi_attn.checks import WavelengthMismatchWarning
+from hsi_attn.checks import WavelengthMismatchWarning, check_choice
 from hsi_attn.data.georeference import Georeference
-from hsi_attn.engine import resolve_device
 from hsi_attn.inference import predict_scene
-from hsi_attn.inference.stream import ProgressCallback, StreamStats, predict_stream
+from hsi_attn.inference.stream import ProgressCallback, StreamStats
 from hsi_attn.inference.writers import (
     RASTER_SUFFIXES,
     GeoTiffConfidenceWriter,
@@ -44,8 +43,8 @@ from hsi_attn.inference.writers import (
     class_map_writers,
     open_writers,
 )
+from hsi_attn.run.predict_backends import BACKENDS, load_backend, run_classes
 from hsi_attn.run.predict_paths import check_output_paths, input_files
-from hsi_attn.run.trained import TrainedRun, load_trained_run
 
 __all__ = ["DEFAULT_MAX_MEMORY", "PredictionSummary", "predict_cube", "predict_probabilities",
            "run_classes"]
@@ -105,15 +104,6 @@ def predict_probabilities(
     return np.asarray(probs, dtype=np.float32)
 
 
-def run_classes(extra: dict[str, Any]) -> tuple[tuple[int, ...], tuple[str, ...]]:
-    """The user's class codes and names of a trained run (codes 1..K for older runs)."""
-    names = tuple(str(n) for n in extra["class_names"])
-    codes = extra.get("class_codes")
-    if codes is None:
-        return tuple(range(1, len(names) + 1)), names
-    return tuple(int(c) for c in np.asarray(codes).ravel()), names
-
-
 def _check_wavelengths(trained: Georeference, cube: Georeference, cube_path: Path) -> None:
     if trained.wavelengths is None or cube.wavelengths is None:
         return
@@ -155,11 +145,13 @@ def predict_cube(
     overwrite: bool = False,
     device: str | None = None,
     progress: ProgressCallback | None = None,
+    backend: str = "torch",
 ) -> PredictionSummary:
     """Classify every pixel of a cube with a trained run and write the maps, streaming.
 
     Args:
-        run_dir: The trained run directory.
+        run_dir: The trained run directory; with ``backend="onnxruntime"``, the
+            ``model.onnx`` that ``hsi-attn export`` wrote from it.
         cube_path: ENVI ``.hdr`` (or its data file), GeoTIFF, ``.npy``, ``.mat`` or
             ``.npz`` cube ``(H, W, B)`` from the sensor the run was trained on.
         out_path: The class map: ``.tif``/``.tiff``, ``.hdr``/``.img`` (ENVI), ``.npy``
@@ -169,55 +161,51 @@ def predict_cube(
         confidence: Optional ``.tif`` of the largest probability (uint8, scale 1/255).
         max_memory: Budget in bytes for one streamed tile (activations included).
         overwrite: Replace existing outputs (never an input file).
-        device: Device override (default: the run's).
+        device: Device override (default: the run's; PyTorch backend only).
         progress: Called after each tile with ``(done, total)``.
+        backend: ``"torch"`` (the run) or ``"onnxruntime"`` (its ONNX export; see
+            :mod:`hsi_attn.run.predict_backends`).
 
     Returns:
         A :class:`PredictionSummary` (the map itself is in the files).
 
     Raises:
-        InputOverwriteError: If an output is the cube, its ENVI files or a run file.
+        InputOverwriteError: If an output is the cube, its ENVI files or a model file.
         FileExistsError: If an output exists and ``overwrite`` is False.
-        ValueError: On an unsupported output suffix, or a cube whose band count differs
-            from the run's.
+        ValueError: On an unknown backend, a model file that does not fit it, an
+            unsupported output suffix, or a cube whose band count differs from the run's.
     """
+    backend = check_choice(backend, "backend", choices=BACKENDS)
     run_dir, cube_path, out_path = Path(run_dir), Path(cube_path), Path(out_path)
     extras = tuple(None if p is None else Path(p) for p in (probabilities, confidence))
     # The files to be written, known from the paths alone: checked before any work.
     planned = _writers(out_path, *extras, MapLayout(1, 1, (1,), ("any",)), "")
     targets = [path for writer in planned for path in writer.outputs]
-    check_output_paths(targets, input_files(cube_path, run_dir), overwrite=overwrite)
+    check_output_paths(targets, [*input_files(cube_path, run_dir), run_dir],
+                       overwrite=overwrite)
+    model = load_backend(backend, run_dir, device=device)
+    check_output_paths(targets, [*input_files(cube_path, run_dir), *model.files],
+                       overwrite=overwrite)
     for folder in {p.parent for p in targets}:
         folder.mkdir(parents=True, exist_ok=True)
 
     from hsi_attn.data import open_cube
-    from hsi_attn.run.directory import load_run_config
 
-    config, _ = load_run_config(run_dir)
-    target = resolve_device(device if device is not None else config.train.device)
-    loaded: TrainedRun = load_trained_run(run_dir, target)
-    codes, names = run_classes(loaded.extra)
+    codes, names = model.class_codes, model.class_names
     with open_cube(cube_path, variable) as cube:
-        expected = int(loaded.extra["n_bands_in"])
-        if cube.shape[2] != expected:
+        if cube.shape[2] != model.n_bands:
             raise ValueError(
                 f"cube {str(cube_path)!r} has shape {cube.shape} ({cube.shape[2]} bands) but "
-                f"the run {str(run_dir)!r} was trained on {expected}-band "
-                f"{loaded.extra['scene']} data; give a cube from the same sensor with bands last"
+                f"the model {str(run_dir)!r} was trained on {model.n_bands}-band "
+                f"{model.scene} data; give a cube from the same sensor with bands last"
             )
-        _check_wavelengths(Georeference.from_dict(loaded.extra.get("georef")), cube.georef,
-                           cube_path)
+        _check_wavelengths(model.georef, cube.georef, cube_path)
         layout = MapLayout(cube.shape[0], cube.shape[1], codes, names, cube.georef)
-        title = f"{cube_path.name} | {config.model.name} + {config.model.attention}"
-        writers = _writers(out_path, *extras, layout, title)
+        writers = _writers(out_path, *extras, layout, f"{cube_path.name} | {model.title}")
         # GDAL's block cache for the GeoTIFFs comes out of the same budget.
         budget = max(max_memory - sum(w.cache_bytes for w in writers), max_memory // 2)
         with open_writers(writers):
-            stats = predict_stream(
-                cube, loaded.model, loaded.preprocessor, patch_size=config.model.patch_size,
-                writers=writers, pad_mode=config.data.pad_mode, max_memory=budget,
-                batch_size=config.train.eval_batch_size, device=target, progress=progress,
-            )
+            stats = model.stream(cube, writers, budget, progress)
     return PredictionSummary(
         cube=cube_path, shape=tuple(cube.shape),  # type: ignore[arg-type]
         outputs=tuple(targets), class_counts=dict(zip(codes, stats.class_counts.tolist())),
