@@ -116,10 +116,21 @@ def test_big_endian_envi_reads_at_native_order(tmp_path: Path) -> None:
     assert np.array_equal(window, CUBE[0:3, 0:3])
 
 
-def test_npy_is_memory_mapped(tmp_path: Path) -> None:
-    np.save(tmp_path / "cube.npy", CUBE)
-    with open_cube(tmp_path / "cube.npy") as cube:
-        assert isinstance(cube._source._array, np.memmap)  # reads touch only the window
+@pytest.mark.skipif(not Path("/proc/self/maps").exists(), reason="needs Linux /proc")
+@pytest.mark.parametrize("kind", ["npy", "envi"])
+def test_a_read_maps_the_file_only_while_it_reads(tmp_path: Path, kind: str) -> None:
+    # A map held open would keep every page read resident: a flight line's worth.
+    if kind == "npy":
+        path = tmp_path / "cube.npy"
+        np.save(path, CUBE)
+        data_file = path
+    else:
+        path = write_envi(tmp_path / "cube.hdr", CUBE)
+        data_file = path.with_suffix(".img")
+    with open_cube(path) as cube:
+        window = cube[3:9, 2:5]
+        assert np.array_equal(window, CUBE[3:9, 2:5])
+        assert str(data_file.resolve()) not in Path("/proc/self/maps").read_text()
 
 
 def test_non_cube_arrays_are_refused(tmp_path: Path) -> None:

@@ -43,12 +43,19 @@ def test_shuffling_positions_shuffles_the_output_the_same_way(name: str, channel
 def test_gate_differs_across_bands_for_non_constant_input(name: str, channels: int, bands: int, seed: int) -> None:
     torch.manual_seed(seed)
     layer = create_attention(name, channels, reduction=2, kernel_size=3).double()
-    # Alternate the sign of one spatial pattern across bands: every ReLU unit of the SE
-    # and CBAM bottlenecks is then active at some band, so a dead unit cannot flatten the
-    # gate, and the descriptors genuinely differ between bands.
+    # Alternate the sign of one spatial pattern across bands, with noise of zero spatial
+    # mean (so each band's average descriptor is exactly +-the pattern's), and start from
+    # zero biases: every ReLU unit of the SE and CBAM bottlenecks is then active at some
+    # band, so a dead unit cannot flatten the gate (hypothesis found noise outweighing a
+    # small pattern mean at channels=2, seed=169), and the descriptors differ between bands.
+    with torch.no_grad():
+        for module in layer.modules():
+            if isinstance(getattr(module, "bias", None), torch.Tensor):
+                module.bias.zero_()
     pattern = torch.randn(1, channels, 1, 3, 3, dtype=torch.float64) * 3
     signs = torch.tensor([(-1.0) ** d for d in range(bands)], dtype=torch.float64).view(1, 1, bands, 1, 1)
-    x = pattern * signs + 0.1 * torch.randn(1, channels, bands, 3, 3, dtype=torch.float64)
+    noise = 0.1 * torch.randn(1, channels, bands, 3, 3, dtype=torch.float64)
+    x = pattern * signs + noise - noise.mean(dim=(3, 4), keepdim=True)
     gate = layer.gate(x)[0, :, :, 0, 0]  # (C, D)
     assert (gate.max(dim=1).values - gate.min(dim=1).values).max() > 1e-6
 

@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import re
 import warnings
+from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -42,18 +43,43 @@ class EnviImage:
     """An opened ENVI image.
 
     Attributes:
-        array: Read-only ``(H, W, B)`` memory map of the data file.
+        open_map: Returns a fresh read-only ``(H, W, B)`` memory map of the data file
+            (each call maps it anew, so a caller can release it after each read).
         georef: The header's georeferencing, wavelengths and nodata.
         band_names: The header's ``band names``, or None.
         header: Every header field as ``spectral`` parsed it (lowercase keys).
         data_path: The data file.
     """
 
-    array: np.ndarray
+    open_map: Callable[[], np.ndarray]
     georef: Georeference
     band_names: tuple[str, ...] | None
     header: dict[str, Any]
     data_path: Path
+
+
+_FILE_ORDER = {0: ("bands", "lines", "samples"), 1: ("lines", "bands", "samples"),
+               2: ("lines", "samples", "bands")}
+"""Axis order in the data file, by ``spectral``'s interleave code (BSQ, BIL, BIP)."""
+
+
+def _file_map(data_path: Path, offset: int, lines: int, samples: int, bands: int,
+              dtype: np.dtype, interleave: int) -> Callable[[], np.ndarray]:
+    """A function returning a fresh read-only ``(H, W, B)`` view of a map of the data file.
+
+    The map is numpy's own, not the ``spectral`` image's (which keeps one open for the
+    image's life), so dropping the view unmaps the file.
+    """
+    sizes = {"lines": lines, "samples": samples, "bands": bands}
+    order = _FILE_ORDER[interleave]
+    to_hwb = tuple(order.index(axis) for axis in ("lines", "samples", "bands"))
+
+    def open_map() -> np.ndarray:
+        mapped = np.memmap(data_path, dtype=dtype, mode="r", offset=offset,
+                           shape=tuple(sizes[axis] for axis in order))
+        return mapped.transpose(to_hwb)
+
+    return open_map
 
 
 def envi_header_path(path: Path) -> Path:
@@ -205,11 +231,12 @@ def open_envi(path: Path) -> EnviImage:
             f"{image.nbands} bands of {np.dtype(image.dtype).name} ({expected} bytes): the "
             "file is truncated or the header belongs to another file. Re-copy the data file."
         )
-    array = image.open_memmap(interleave="bip")
+    open_map = _file_map(data_path, int(image.offset), int(image.nrows), int(image.ncols),
+                         int(image.nbands), np.dtype(image.dtype), int(image.interleave))
     names = fields.get("band names")
     band_names = None
     if names is not None:
         items = names if isinstance(names, list) else [names]
         band_names = tuple(str(n) for n in items) if len(items) == image.nbands else None
-    return EnviImage(array=array, georef=_georef(header, fields, int(image.nbands)),
+    return EnviImage(open_map=open_map, georef=_georef(header, fields, int(image.nbands)),
                      band_names=band_names, header=fields, data_path=data_path)

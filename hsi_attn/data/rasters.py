@@ -79,6 +79,40 @@ class ArrayWindows:
         self._array = None
 
 
+class MappedWindows:
+    """Windows of a file read through a memory map made for each read and released after.
+
+    A memory map held open keeps every page it has read resident, so reading a whole
+    flight line through one map would grow the process's resident memory to the file's
+    size. Mapping the file again for each window (cheap: a system call) and unmapping it
+    once the window is copied keeps resident memory to one window.
+
+    Args:
+        open_map: Returns a fresh read-only ``(H, W, B)`` view of a memory map of the file.
+    """
+
+    def __init__(self, open_map: Callable[[], np.ndarray]) -> None:
+        self._open_map: Callable[[], np.ndarray] | None = open_map
+        probe = open_map()
+        self.shape = tuple(int(n) for n in probe.shape)
+        self.dtype = probe.dtype.newbyteorder("=")
+        del probe
+
+    def read(self, rows: slice, cols: slice) -> np.ndarray:
+        """Copy of the window at native byte order; the map is released on return."""
+        if self._open_map is None:
+            raise ValueError("the cube is closed; open it again with open_cube()")
+        mapped = self._open_map()
+        try:
+            return np.array(mapped[rows, cols], dtype=self.dtype, order="C")
+        finally:
+            del mapped  # the last reference: numpy unmaps the file
+
+    def close(self) -> None:
+        """Forget the file."""
+        self._open_map = None
+
+
 class RasterCube:
     """A hyperspectral cube opened by :func:`open_cube` and read by windows.
 
@@ -240,8 +274,12 @@ def open_raster(path: str | Path, variable: str | None = None, *, what: str = "c
         return RasterCube(path, source, georef=source.georef, band_names=source.band_names)
     if suffix in ENVI_SUFFIXES:
         image = open_envi(path)
-        return RasterCube(path, ArrayWindows(image.array), georef=image.georef,
+        return RasterCube(path, MappedWindows(image.open_map), georef=image.georef,
                           band_names=image.band_names)
+    if suffix == ".npy" and what == "cube":
+        check_cube(_open_npy(path), source=f"cube from {str(path)!r}")
+        return RasterCube(path, MappedWindows(lambda: np.load(path, mmap_mode="r",
+                                                              allow_pickle=False)))
     if suffix == ".npy":
         array = _open_npy(path)
     elif suffix == ".mat":
