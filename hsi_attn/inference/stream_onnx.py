@@ -24,7 +24,7 @@ from typing import Any
 import numpy as np
 
 from hsi_attn.checks import check_int
-from hsi_attn.inference.stream import (
+from hsi_attn.inference.tile_loop import (
     ProgressCallback,
     StreamStats,
     run_tiles,
