@@ -166,3 +166,16 @@ def test_nodata_mask() -> None:
     assert nodata_mask(ints, float("nan")).sum() == 0
     with pytest.raises(ValueError, match=r"\(h, w, B\) tile"):
         nodata_mask(np.zeros((2, 2)), None)
+
+
+@pytest.mark.parametrize("interleave", ["bsq", "bil", "bip"])
+def test_big_endian_envi_reads_the_same_values(tmp_path: Path, interleave: str) -> None:
+    from spectral.io import envi
+
+    values = np.random.default_rng(0).integers(-500, 500, (7, 5, 4)).astype(np.int16)
+    header = tmp_path / f"be_{interleave}.hdr"
+    envi.save_image(str(header), values, dtype=np.int16, byteorder=1, interleave=interleave)
+    with open_cube(header) as cube:
+        assert cube.dtype == np.dtype(np.int16)
+        assert np.array_equal(cube[:, :], values)
+        assert np.array_equal(cube[2:6, 1:4], values[2:6, 1:4])
