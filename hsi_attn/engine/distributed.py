@@ -224,8 +224,14 @@ class DistributedContext:
                      backend)
         try:
             yield
-        finally:
+        except BaseException:
             dist.destroy_process_group()
+            raise
+        # Every rank reaches here before any tears its group down: a rank that destroyed
+        # its group while a peer still received (the result broadcast) aborted both
+        # processes at exit ("terminate called without an active exception").
+        dist.barrier()
+        dist.destroy_process_group()
 
     def all_reduce_sum(self, values: torch.Tensor) -> torch.Tensor:
         """``values`` summed over every rank (a new tensor; ``values`` itself otherwise)."""
