@@ -67,11 +67,15 @@ _FLOAT64_COPIES = 3  # transform: the float64 rows, (x - offset), its quotient
 _PER_CLASS_BYTES = 48  # probabilities (float32 twice) + quantised-probability temporaries
 _PER_PIXEL_BYTES = 64  # mask, indices, codes and their temporaries
 
+_TORCH_CONVERTS = frozenset({"int8", "uint8", "int16", "int32", "int64", "float32", "float64"})
+"""Native-order dtypes that torch converts to float64 itself."""
+
+
 class _FoldedPreprocessing:
     """The run's standardisation and PCA folded into one affine map, ``x @ W + b``.
 
     ``((x - offset) / scale - mean) @ C.T`` is ``x @ (C / scale).T - ((offset / scale +
-    mean) @ C.T)``: one float64 matrix product per chunk instead of four passes over the
+    mean) @ C.T)``: one float64 matrix product per chunk (torch's) instead of four passes over the
     raw spectra (three elementwise, then the product), the largest cost of streaming a
     200-band cube. Both are exact in float64 up to rounding (about 1e-15 relative), so the
     float32 tile is the same as :meth:`Preprocessor.transform`'s but for a rare last-bit
@@ -81,19 +85,26 @@ class _FoldedPreprocessing:
     def __init__(self, preprocessor: Preprocessor) -> None:
         self.preprocessor = preprocessor
         components = preprocessor.pca_components
-        self.weights: np.ndarray | None = None
+        self.weights: torch.Tensor | None = None
         if components is not None:
-            self.weights = np.ascontiguousarray((components / preprocessor.scale).T)
-            self.bias = -((preprocessor.offset / preprocessor.scale + preprocessor.pca_mean)
-                          @ components.T)
+            # torch's float64 product is 2.4x numpy's here (137k spectra x 200 bands x 30
+            # components: 55 vs 135 ms on this project's 2-core CPU); same arithmetic.
+            self.weights = torch.from_numpy(np.ascontiguousarray(
+                (components / preprocessor.scale).T))
+            self.bias = torch.from_numpy(-((preprocessor.offset / preprocessor.scale
+                                            + preprocessor.pca_mean) @ components.T))
 
     def __call__(self, spectra: np.ndarray) -> np.ndarray:
         """``(n, B)`` raw spectra -> ``(n, B')`` float32 (the transform's checks and
         non-finite handling when a spectrum is not finite)."""
-        flat = spectra.astype(np.float64)
-        if self.weights is None or not np.isfinite(flat).all():
+        if self.weights is None or (spectra.dtype.kind == "f"
+                                    and not np.isfinite(spectra).all()):
             return self.preprocessor.transform(spectra[None])[0]
-        return (flat @ self.weights + self.bias).astype(np.float32)
+        if spectra.dtype.isnative and spectra.dtype.name in _TORCH_CONVERTS:
+            flat = torch.from_numpy(np.ascontiguousarray(spectra)).to(torch.float64)
+        else:  # other byte orders and integer widths: numpy converts
+            flat = torch.from_numpy(spectra.astype(np.float64))
+        return torch.addmm(self.bias, flat, self.weights).to(torch.float32).numpy()
 
 
 def _preprocess(block: np.ndarray, missing: np.ndarray, transform: _FoldedPreprocessing,
@@ -210,7 +221,9 @@ def predict_stream(
     half = patch_size // 2
     n_classes = _n_classes(model, preprocessor.n_bands_out, patch_size, device)
     raw_bytes = np.dtype(cube.dtype).itemsize
-    per_pixel = (2 * bands * raw_bytes + 2 * bands + 8 * preprocessor.n_bands_out
+    # Raw tiles: this one, the next (read ahead) and a copy; then the mask, the
+    # preprocessed tile, probabilities and per-pixel arrays.
+    per_pixel = (3 * bands * raw_bytes + 2 * bands + 8 * preprocessor.n_bands_out
                  + _PER_CLASS_BYTES * n_classes + _PER_PIXEL_BYTES)
     activations = max_memory // _ACTIVATION_SHARE
     preprocess_budget = max_memory // _PREPROCESS_SHARE

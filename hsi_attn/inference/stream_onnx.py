@@ -93,7 +93,8 @@ def predict_stream_onnx(
         nodata = getattr(getattr(cube, "georef", None), "nodata", None)
     half = meta.patch_size // 2
     activations = max_memory // _NETWORK_SHARE
-    per_pixel = (np.dtype(cube.dtype).itemsize + 8) * bands + (
+    # This raw tile and the next (read ahead), the float32 window, per-class and per-pixel.
+    per_pixel = (2 * np.dtype(cube.dtype).itemsize + 8) * bands + (
         _PER_CLASS_BYTES * meta.n_classes + _PER_PIXEL_BYTES)
     if tile_shape is None:
         tile_shape = stream_tile_shape(

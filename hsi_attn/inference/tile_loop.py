@@ -14,6 +14,7 @@ from __future__ import annotations
 
 import math
 import time
+from concurrent.futures import ThreadPoolExecutor
 from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass, field
 from typing import Any
@@ -138,6 +139,10 @@ def run_tiles(
     """The streaming loop: read each tile of ``stats``'s grid with its halo, prepare it,
     classify it and hand it to the writers, timing each stage into ``stats``.
 
+    The next tile is read in a background thread while the current one is prepared and
+    classified, so ``read`` in the statistics is the time spent waiting for a tile, and
+    two raw tiles are in memory at once (the callers' budgets count both).
+
     Args:
         cube: The lazily read raw cube ``(H, W, B)``.
         stats: The run's :class:`StreamStats` (its size and tile shape give the grid).
@@ -155,27 +160,38 @@ def run_tiles(
     col_map = padded_indices(stats.width, halo, pad_mode)
     grid = list(tile_grid_of(stats.height, stats.width, *stats.tile_shape))
     clock = time.perf_counter
-    for done, (top, left, h, w) in enumerate(grid, 1):
-        start = clock()
-        block = _read_window(cube, row_map[top:top + h + 2 * halo],
-                             col_map[left:left + w + 2 * halo])
-        read = clock()
-        missing = nodata_mask(block, nodata)
-        window = prepare(block, missing)
-        del block
-        prepared = clock()
-        probs = classify(window, h, w)
-        del window
-        predicted = clock()
-        tile = PredictedTile(top, left, probs, ~missing[halo:halo + h, halo:halo + w])
-        for writer in writers:
-            writer.write(tile)
-        stats.nodata_pixels += int(h * w - np.count_nonzero(tile.valid))
-        stats.class_counts += np.bincount(tile.indices[tile.valid],
-                                          minlength=len(stats.class_counts))
-        for stage, begin, end in zip(STAGES, (start, read, prepared, predicted),
-                                     (read, prepared, predicted, clock())):
-            stats.seconds[stage] += end - begin
-        if progress is not None:
-            progress(done, len(grid))
+
+    def read_tile(index: int) -> np.ndarray:
+        top, left, h, w = grid[index]
+        return _read_window(cube, row_map[top:top + h + 2 * halo],
+                            col_map[left:left + w + 2 * halo])
+
+    # The next tile is read in a thread while this one is classified (the copy and the
+    # network release the GIL); one thread, so the cube is never read concurrently.
+    with ThreadPoolExecutor(max_workers=1, thread_name_prefix="hsi-attn-read") as reader:
+        pending = reader.submit(read_tile, 0) if grid else None
+        for done, (top, left, h, w) in enumerate(grid, 1):
+            start = clock()
+            block = pending.result()  # type: ignore[union-attr]
+            if done < len(grid):
+                pending = reader.submit(read_tile, done)
+            read = clock()
+            missing = nodata_mask(block, nodata)
+            window = prepare(block, missing)
+            del block
+            prepared = clock()
+            probs = classify(window, h, w)
+            del window
+            predicted = clock()
+            tile = PredictedTile(top, left, probs, ~missing[halo:halo + h, halo:halo + w])
+            for writer in writers:
+                writer.write(tile)
+            stats.nodata_pixels += int(h * w - np.count_nonzero(tile.valid))
+            stats.class_counts += np.bincount(tile.indices[tile.valid],
+                                              minlength=len(stats.class_counts))
+            for stage, begin, end in zip(STAGES, (start, read, prepared, predicted),
+                                         (read, prepared, predicted, clock())):
+                stats.seconds[stage] += end - begin
+            if progress is not None:
+                progress(done, len(grid))
     return stats
