@@ -108,3 +108,19 @@ def test_bad_preprocessing_arguments(cube: np.ndarray, train: np.ndarray) -> Non
         fit_preprocessor(cube, train).transform(cube[:, :, :4])
     with pytest.raises(ValueError, match="nonfinite must be one of"):
         fit_preprocessor(cube, train, nonfinite="ignore")
+
+
+def test_the_affine_form_maps_spectra_as_transform_does() -> None:
+    rng = np.random.default_rng(3)
+    cube = rng.normal(loc=900.0, scale=150.0, size=(9, 8, 12))
+    coords = np.argwhere(np.ones((9, 8), dtype=bool))
+    with_pca = fit_preprocessor(cube, coords, normalization="standard", pca=4, seed=0)
+    weights, bias = with_pca.affine()
+    spectra = cube.reshape(-1, 12)
+    reference = (((spectra - with_pca.offset) / with_pca.scale - with_pca.pca_mean)
+                 @ with_pca.pca_components.T)  # the transform's steps, in float64
+    np.testing.assert_allclose(spectra @ weights + bias, reference, rtol=0, atol=1e-10)
+    np.testing.assert_allclose(spectra @ weights + bias,
+                               with_pca.transform(cube).reshape(-1, 4), rtol=0, atol=1e-5)
+    assert fit_preprocessor(cube, coords, normalization="standard", pca=None,
+                            seed=0).affine() is None

@@ -90,6 +90,23 @@ class Preprocessor:
         """Bands of the transformed cube (PCA components, or the input bands)."""
         return self.n_bands_in if self.pca_components is None else int(self.pca_components.shape[0])
 
+    def affine(self) -> tuple[np.ndarray, np.ndarray] | None:
+        """The mapping with PCA as one affine map ``x @ weights + bias``, or None without PCA.
+
+        ``((x - offset) / scale - pca_mean) @ C.T`` is ``x @ (C / scale).T - ((offset /
+        scale + pca_mean) @ C.T)``: one matrix product instead of four passes over the
+        raw spectra, equal in float64 up to rounding (about 1e-15 relative). Without PCA
+        the mapping is elementwise and gains nothing from folding.
+
+        Returns:
+            ``(weights (B, B'), bias (B',))`` float64, or None.
+        """
+        if self.pca_components is None or self.pca_mean is None:
+            return None
+        weights = np.ascontiguousarray((self.pca_components / self.scale).T)
+        bias = -((self.offset / self.scale + self.pca_mean) @ self.pca_components.T)
+        return weights, bias
+
     def transform(self, cube: np.ndarray) -> np.ndarray:
         """Apply the fitted mapping to a whole ``(H, W, B)`` cube.
 

@@ -72,27 +72,21 @@ _TORCH_CONVERTS = frozenset({"int8", "uint8", "int16", "int32", "int64", "float3
 
 
 class _FoldedPreprocessing:
-    """The run's standardisation and PCA folded into one affine map, ``x @ W + b``.
+    """The run's preprocessing as one affine map (:meth:`Preprocessor.affine`) per chunk.
 
-    ``((x - offset) / scale - mean) @ C.T`` is ``x @ (C / scale).T - ((offset / scale +
-    mean) @ C.T)``: one float64 matrix product per chunk (torch's) instead of four passes over the
-    raw spectra (three elementwise, then the product), the largest cost of streaming a
-    200-band cube. Both are exact in float64 up to rounding (about 1e-15 relative), so the
-    float32 tile is the same as :meth:`Preprocessor.transform`'s but for a rare last-bit
-    rounding. Without PCA the transform is elementwise already and is used as it is.
+    One float64 matrix product (torch's: 2.4x numpy's here, 137k spectra x 200 bands x
+    30 components, 55 vs 135 ms on this project's 2-core CPU) instead of four passes over
+    the raw spectra, the largest cost of streaming a 200-band cube; the float32 tile is
+    :meth:`Preprocessor.transform`'s but for a rare last-bit rounding. Without PCA the
+    transform is elementwise already and is used as it is.
     """
 
     def __init__(self, preprocessor: Preprocessor) -> None:
         self.preprocessor = preprocessor
-        components = preprocessor.pca_components
+        folded = preprocessor.affine()
         self.weights: torch.Tensor | None = None
-        if components is not None:
-            # torch's float64 product is 2.4x numpy's here (137k spectra x 200 bands x 30
-            # components: 55 vs 135 ms on this project's 2-core CPU); same arithmetic.
-            self.weights = torch.from_numpy(np.ascontiguousarray(
-                (components / preprocessor.scale).T))
-            self.bias = torch.from_numpy(-((preprocessor.offset / preprocessor.scale
-                                            + preprocessor.pca_mean) @ components.T))
+        if folded is not None:
+            self.weights, self.bias = (torch.from_numpy(a) for a in folded)
 
     def __call__(self, spectra: np.ndarray) -> np.ndarray:
         """``(n, B)`` raw spectra -> ``(n, B')`` float32 (the transform's checks and
