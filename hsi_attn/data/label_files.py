@@ -18,6 +18,7 @@ from hsi_attn.data.class_names import envi_class_names
 from hsi_attn.data.envi import ENVI_SUFFIXES, envi_header_path, read_envi_header
 from hsi_attn.data.georeference import Georeference
 from hsi_attn.data.rasters import open_raster
+from hsi_attn.data.validation import check_label_map
 
 __all__ = ["LabelFile", "read_label_codes"]
 
@@ -57,15 +58,7 @@ def read_label_codes(path: str | Path, variable: str | None = None) -> LabelFile
     with open_raster(path, variable, what="labels") as raster:
         data = raster.read()
         georef = raster.georef
-    if data.ndim == 3 and data.shape[2] == 1:
-        data = data[:, :, 0]
-    if data.ndim != 2:
-        raise ValueError(
-            f"{source} has shape {data.shape}; ground truth must be a 2-D (H, W) map of "
-            "integer class codes (or a single-band raster)"
-        )
-    if data.dtype.kind not in "iuf":
-        raise ValueError(f"{source} has dtype {data.dtype}; expected integer class codes")
+    data = check_label_map(data, source=source)
     missing = np.zeros(data.shape, dtype=bool)
     if georef.nodata is not None:
         missing = np.isnan(data) if np.isnan(georef.nodata) else data == georef.nodata

@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import numpy as np
 
-__all__ = ["check_cube", "check_labels"]
+__all__ = ["check_cube", "check_label_map", "check_labels"]
 
 
 def check_cube(cube: np.ndarray, *, source: str = "cube") -> np.ndarray:
@@ -32,6 +32,29 @@ def check_cube(cube: np.ndarray, *, source: str = "cube") -> np.ndarray:
     return cube
 
 
+def check_label_map(labels: np.ndarray, *, source: str = "labels") -> np.ndarray:
+    """A label map's shape and dtype: ``(H, W)`` (a trailing single band is dropped, as
+    in ENVI classification files and single-band rasters) of integers or floats.
+
+    The values are the caller's to check (:func:`check_labels` wants ``0..K``; the
+    user's class codes may hold a nodata value first).
+
+    Raises:
+        ValueError: On a map that is not 2-D, or a bool or non-numeric dtype.
+    """
+    labels = np.asarray(labels)
+    if labels.ndim == 3 and labels.shape[2] == 1:
+        labels = labels[:, :, 0]
+    if labels.ndim != 2:
+        raise ValueError(
+            f"{source} has shape {labels.shape}; ground truth must be a 2-D (H, W) map of "
+            "integer class labels (or a single-band raster)"
+        )
+    if labels.dtype.kind not in "iuf":
+        raise ValueError(f"{source} has dtype {labels.dtype}; expected integer class labels")
+    return labels
+
+
 def check_labels(labels: np.ndarray, *, source: str = "labels") -> np.ndarray:
     """Validate a label map and return it as ``(H, W)`` int64.
 
@@ -41,16 +64,7 @@ def check_labels(labels: np.ndarray, *, source: str = "labels") -> np.ndarray:
     Raises:
         ValueError: On a non-2-D map, non-integer values, NaN, or negative labels.
     """
-    labels = np.asarray(labels)
-    if labels.ndim == 3 and labels.shape[2] == 1:
-        labels = labels[:, :, 0]
-    if labels.ndim != 2:
-        raise ValueError(
-            f"{source} has shape {labels.shape}; ground truth must be a 2-D (H, W) map of "
-            "integer class labels (0 = unlabelled, 1..K = classes)"
-        )
-    if labels.dtype.kind == "b" or labels.dtype.kind not in "iuf":
-        raise ValueError(f"{source} has dtype {labels.dtype}; expected integer class labels")
+    labels = check_label_map(labels, source=source)
     if labels.dtype.kind == "f" and (
         not np.all(np.isfinite(labels)) or not np.all(labels == np.round(labels))
     ):
