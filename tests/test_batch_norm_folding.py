@@ -6,6 +6,7 @@ import pytest
 import torch
 from hypothesis import given, settings
 from hypothesis import strategies as st
+from patch_reference import patch_logits
 from torch import nn
 
 from hsi_attn.models import Hamida3d, ResNet3d, fold_batch_norm
@@ -26,15 +27,6 @@ def randomize(module: nn.Module, seed: int) -> nn.Module:
                 bn.running_mean.normal_(0, 0.5, generator=gen)
                 bn.running_var.uniform_(0.3, 2.0, generator=gen)
     return module
-
-
-def patch_logits(model: nn.Module, cube: torch.Tensor) -> torch.Tensor:
-    """The patch model's logits ``(1, K, H, W)`` for every window of a padded cube."""
-    p, bands = model.patch_size, cube.shape[2]
-    windows = cube.unfold(3, p, 1).unfold(4, p, 1)  # (1, 1, B, H, W, p, p)
-    height, width = windows.shape[3:5]
-    patches = windows.permute(0, 3, 4, 1, 2, 5, 6).reshape(height * width, 1, bands, p, p)
-    return model(patches).reshape(1, height, width, -1).permute(0, 3, 1, 2)
 
 
 @settings(max_examples=30, deadline=None)

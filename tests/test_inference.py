@@ -9,6 +9,7 @@ import pytest
 import torch
 from hypothesis import given, settings
 from hypothesis import strategies as st
+from patch_reference import patch_logits
 from torch import nn
 
 from hsi_attn.data.patches import PatchSampler
@@ -285,15 +286,6 @@ def test_non_finite_cube_is_refused(model: nn.Module) -> None:
     cube[1, 2, 3] = np.nan
     with pytest.raises(ValueError, match="NaN"):
         predict_scene(model, cube, patch_size=5)
-
-
-def patch_logits(model: nn.Module, cube: torch.Tensor) -> torch.Tensor:
-    """The patch model's logits ``(1, K, H, W)`` for every window of a padded cube."""
-    p, bands = model.patch_size, cube.shape[2]
-    windows = cube.unfold(3, p, 1).unfold(4, p, 1)  # (1, 1, B, H, W, p, p)
-    height, width = windows.shape[3:5]
-    patches = windows.permute(0, 3, 4, 1, 2, 5, 6).reshape(height * width, 1, bands, p, p)
-    return model(patches).reshape(1, height, width, -1).permute(0, 3, 1, 2)
 
 
 @pytest.mark.parametrize("height", [1, 2, 3, 4, 7])
