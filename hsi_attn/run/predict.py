@@ -178,11 +178,9 @@ def predict_cube(
     backend = check_choice(backend, "backend", choices=BACKENDS)
     run_dir, cube_path, out_path = Path(run_dir), Path(cube_path), Path(out_path)
     extras = tuple(None if p is None else Path(p) for p in (probabilities, confidence))
-    # The files to be written, known from the paths alone: checked before any work.
+    # The files to be written, known from the paths alone: checked before the cube is read.
     planned = _writers(out_path, *extras, MapLayout(1, 1, (1,), ("any",)), "")
     targets = [path for writer in planned for path in writer.outputs]
-    check_output_paths(targets, [*input_files(cube_path, run_dir), run_dir],
-                       overwrite=overwrite)
     model = load_backend(backend, run_dir, device=device)
     check_output_paths(targets, [*input_files(cube_path, run_dir), *model.files],
                        overwrite=overwrite)
