@@ -132,6 +132,7 @@ def test_every_field_has_a_check_and_its_default_passes_it() -> None:
             assert check_setting(cls, item.name, item.default) == item.default
 
 
+@pytest.mark.filterwarnings("ignore::hsi_attn.config.IgnoredSettingWarning")
 def test_every_choice_from_the_metadata_is_accepted_and_made_canonical() -> None:
     for cls in (DataConfig, TrainConfig):
         for item in dataclasses.fields(cls):
@@ -407,3 +408,14 @@ def test_check_setting_checks_one_candidate_like_the_constructor() -> None:
     assert check_setting(ModelConfig, "kernel_size", "ADAPTIVE") == "adaptive"
     with pytest.raises(ValueError, match=r"reduction \(--reduction\) must be an integer >= 1"):
         check_setting(ModelConfig, "reduction", 0)
+
+
+def test_the_guard_band_only_applies_to_the_disjoint_split() -> None:
+    with pytest.warns(IgnoredSettingWarning, match=r"split_guard=5 \(--split-guard\) is ignored"
+                                                   r".*only the disjoint split"):
+        DataConfig(split_guard=5)
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")
+        assert DataConfig(split="disjoint", split_guard=5).split_guard == 5
+    with pytest.raises(ValueError, match=r"split_guard \(--split-guard\)"):
+        DataConfig(split="disjoint", split_guard=-1)

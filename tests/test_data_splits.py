@@ -170,6 +170,21 @@ def test_disjoint_split_properties(gt: np.ndarray, patch_size: int, train: float
     assert np.array_equal(split.train, again.train) and np.array_equal(split.test, again.test)
 
 
+def test_a_fixed_guard_gives_every_patch_size_the_same_split(four_fields: np.ndarray) -> None:
+    reference = split_disjoint(four_fields, 0.1, patch_size=11, seed=3, val_size=0.05)
+    for patch_size in (1, 3, 7, 11):
+        split = split_disjoint(four_fields, 0.1, patch_size=patch_size, seed=3, val_size=0.05,
+                               guard=5)
+        for subset in ("train", "val", "test"):
+            np.testing.assert_array_equal(getattr(split, subset), getattr(reference, subset))
+        assert split.info["guard"] == 5 and split.info["patch_size"] == patch_size
+        assert set(leakage_report(split, 11).values()) == {0.0}
+    wider = split_disjoint(four_fields, 0.1, patch_size=3, seed=3, guard=8)
+    assert set(leakage_report(wider, 17).values()) == {0.0}
+    with pytest.raises(ValueError, match=r"guard=2 is narrower.*patch_size=7.*guard >= 3"):
+        split_disjoint(four_fields, 0.1, patch_size=7, seed=3, guard=2)
+
+
 def test_disjoint_split_on_indian_pines(indian_pines: Scene) -> None:
     split = split_disjoint(indian_pines.gt, 0.1, patch_size=9, seed=0)
     assert leakage(split.train, split.test, 9, shape=indian_pines.shape) == 0.0

@@ -60,6 +60,17 @@ def test_unknown_attention_or_model(tmp_path: Path) -> None:
                   attentions=["eca_bnad"])
 
 
+def test_self_training_is_refused_before_the_study_starts(tmp_path: Path) -> None:
+    import dataclasses
+
+    base = tiny_base()
+    base = dataclasses.replace(base, train=dataclasses.replace(base.train,
+                                                               self_training_rounds=1))
+    with pytest.raises(ValueError, match="self_training_rounds=1.*--self-training-rounds 0"):
+        run_study(tiny_scene(), study_dir=tmp_path / "s", base_config=base)
+    assert not (tmp_path / "s").exists()
+
+
 @pytest.mark.parametrize("url", [
     "postgresql://tuner:s3cret-pw@127.0.0.1:1/hsi",  # nothing listens on port 1
     "postgresql://tuner:s3cret-pw@no-such-host.invalid:5432/hsi",  # no DNS name (RFC 6761)

@@ -102,6 +102,9 @@ class DataConfig:
             the codes of ``gt_path``; default the ENVI header's class names, else the
             codes themselves.
         ignore_label: The code of unlabelled pixels in ``gt_path``.
+        split_guard: The disjoint split's guard band in pixels; None for
+            ``patch_size // 2``, the least that keeps patches apart. Fix it to compare
+            patch sizes on the same test pixels.
     """
 
     scene: str = setting("indian_pines", kind="str", help="scene name (see hsi-attn scenes); "
@@ -136,6 +139,11 @@ class DataConfig:
                                                 "codes of --gt")
     ignore_label: int = setting(0, kind="int", help="the code of unlabelled pixels in --gt",
                                 check=partial(check_int, minimum=-(2**31)))
+    split_guard: int | None = setting(None, kind="int_or_none",
+                                      help="disjoint split: guard band in pixels (default "
+                                           "patch_size // 2, the least allowed)",
+                                      check=partial(check_int, minimum=0,
+                                                    none="patch_size // 2"))
 
     def __post_init__(self) -> None:
         check_fields(self)
@@ -150,6 +158,9 @@ class DataConfig:
                                                                            "train_size"):
             warn_ignored(self, "train_size", f"split {self.split!r} trains on the pixels of "
                           "its fixed training map")
+        if self.split_guard is not None and self.split != "disjoint":
+            warn_ignored(self, "split_guard", f"split {self.split!r} has no guard band (only "
+                         "the disjoint split has)")
 
 
 @dataclass(frozen=True)
@@ -240,6 +251,22 @@ class TrainConfig:
             noise): 0 off, 1 the default strengths.
         tta: Test-time augmentation: the test map is the average over the 8 flips and
             quarter turns of the scene (:mod:`hsi_attn.inference.tta`), 8x the cost.
+        self_training_rounds: Rounds of self-training after the first fit
+            (:mod:`hsi_attn.run.self_training`): each round predicts the scene, gives the
+            confident pixels of the pool their predicted class, and fine-tunes on the
+            training pixels plus those; 0 off.
+        self_training_epochs: Epochs of each self-training round (a fresh schedule at
+            ``lr``; the round's best validation epoch is kept).
+        pseudo_label_threshold: Smallest predicted probability for a pixel to get a
+            pseudo-label.
+        pseudo_labels_per_class: At most this many pseudo-labels per class (the most
+            confident first), so the largest classes do not swamp the training pixels;
+            None for all.
+        pseudo_label_pool: The pixels that may get pseudo-labels: ``"unlabelled"``, those
+            without a label in the ground truth (so never a test pixel), or ``"scene"``,
+            every pixel outside the training and validation sets, test pixels included
+            (their labels are never read, but their spectra shape the model: a
+            transductive protocol, to be reported as such).
         sync_batch_norm: Under torchrun on GPUs, batch norm over the global batch. Off:
             a process's share (32 of 64 with two) is enough, and syncing costs a
             collective per batch-norm layer per step.
@@ -283,11 +310,35 @@ class TrainConfig:
                                       check=partial(check_real, at_least=0))
     tta: bool = setting(False, kind="bool", may_change_on_resume=True,
                         help="average the test map over the 8 flips/rotations")
+    self_training_rounds: int = setting(0, kind="int", help="rounds of self-training on "
+                                        "confident pseudo-labels after the first fit (0 off)",
+                                        check=partial(check_int, minimum=0))
+    self_training_epochs: int = setting(30, kind="int", help="epochs of each self-training "
+                                        "round", check=_at_least_1)
+    pseudo_label_threshold: float = setting(0.95, kind="float", help="smallest predicted "
+                                            "probability that earns a pseudo-label",
+                                            check=partial(check_real, above=0, below=1))
+    pseudo_labels_per_class: int | None = setting(
+        200, kind="int_or_none", help="most pseudo-labels per class (most confident first) "
+        "or 'none'", check=partial(check_int, none="no limit"))
+    pseudo_label_pool: str = setting("unlabelled", kind="str", choices=("unlabelled", "scene"),
+                                     help="pixels that may get pseudo-labels: unlabelled "
+                                          "ones, or the whole scene outside training and "
+                                          "validation (transductive)")
     sync_batch_norm: bool = setting(False, kind="bool", help="under torchrun on GPUs: batch "
                                     "norm over the global batch, not each process's share")
 
     def __post_init__(self) -> None:
         check_fields(self)
+        if not self.self_training_rounds:
+            for option in _SELF_TRAINING_OPTIONS:
+                if getattr(self, option) != default_of(TrainConfig, option):
+                    warn_ignored(self, option, "self_training_rounds is 0 (no self-training)")
+
+
+_SELF_TRAINING_OPTIONS = ("self_training_epochs", "pseudo_label_threshold",
+                          "pseudo_labels_per_class", "pseudo_label_pool")
+"""The settings that only matter when ``self_training_rounds`` is positive."""
 
 
 @dataclass(frozen=True)

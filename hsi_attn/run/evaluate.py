@@ -27,7 +27,7 @@ from hsi_attn.run.predict import predict_probabilities
 from hsi_attn.run.prepare import PreparedData, labels_at, load_run_scene, patch_sampler
 from hsi_attn.run.trained import load_trained_run
 
-__all__ = ["TestScore", "evaluate_run", "score_test_pixels"]
+__all__ = ["TestScore", "evaluate_run", "scene_probabilities", "score_test_pixels"]
 
 
 @dataclass(frozen=True)
@@ -54,14 +54,7 @@ def score_test_pixels(model: nn.Module, data: PreparedData, config: RunConfig,
     the scene (:mod:`hsi_attn.inference.tta`).
     """
     started = time.perf_counter()
-
-    def predict(cube: np.ndarray) -> np.ndarray:
-        return predict_probabilities(
-            model, cube, patch_size=config.model.patch_size, pad_mode=config.data.pad_mode,
-            batch_size=config.train.eval_batch_size, device=device,
-        )
-
-    probs = dihedral_average(predict, data.cube) if config.train.tta else predict(data.cube)
+    probs = scene_probabilities(model, data, config, device)
     predict_seconds = time.perf_counter() - started
     prediction = probs.argmax(axis=2).astype(np.int64) + 1
     test = data.split.test
@@ -70,6 +63,22 @@ def score_test_pixels(model: nn.Module, data: PreparedData, config: RunConfig,
         class_names=data.scene.class_names, class_codes=data.scene.class_codes,
     )
     return TestScore(prediction=prediction, metrics=metrics, predict_seconds=predict_seconds)
+
+
+def scene_probabilities(model: nn.Module, data: PreparedData, config: RunConfig,
+                        device: torch.device) -> np.ndarray:
+    """Class probabilities ``(H, W, K)`` of every pixel of ``data``'s preprocessed cube.
+
+    Averaged over the 8 flips and quarter turns of the scene when ``config.train.tta``
+    is set (:mod:`hsi_attn.inference.tta`).
+    """
+    def predict(cube: np.ndarray) -> np.ndarray:
+        return predict_probabilities(
+            model, cube, patch_size=config.model.patch_size, pad_mode=config.data.pad_mode,
+            batch_size=config.train.eval_batch_size, device=device,
+        )
+
+    return dihedral_average(predict, data.cube) if config.train.tta else predict(data.cube)
 
 
 def evaluate_run(

@@ -22,7 +22,7 @@ __all__ = ["run_metrics", "write_run_outputs"]
 
 def run_metrics(config: RunConfig, data: PreparedData, model: nn.Module, *, history: History,
                 score: TestScore, device: torch.device, fit_seconds: float,
-                train_batches: int) -> dict[str, Any]:
+                train_samples: int) -> dict[str, Any]:
     """The content of ``metrics.json``.
 
     Args:
@@ -33,12 +33,14 @@ def run_metrics(config: RunConfig, data: PreparedData, model: nn.Module, *, hist
         score: The test pixels' metrics and the full-scene prediction.
         device: Where the run trained.
         fit_seconds: Wall time of training.
-        train_batches: Training batches per epoch.
+        train_samples: Samples trained on, over all epochs.
     """
     split, train_cfg = data.split, config.train
     # The epoch BestModel kept (highest val_oa, ties to the lower val_loss).
     best = next((r for r in reversed(history) if r.get("is_best")), None)
     train_seconds = sum(r.get("train_seconds") or 0.0 for r in history)
+    extra = {"self_training": self_training_rounds(history, train_cfg.pseudo_label_pool)
+             } if train_cfg.self_training_rounds else {}
     return {
         "scene": data.scene.name, "class_codes": list(data.scene.class_codes),
         "model": config.model.name,
@@ -53,14 +55,32 @@ def run_metrics(config: RunConfig, data: PreparedData, model: nn.Module, *, hist
         "timing": {
             "fit_seconds": fit_seconds,
             "train_samples_per_second": (
-                train_batches * train_cfg.batch_size * len(history) / max(train_seconds, 1e-9)
+                train_samples / max(train_seconds, 1e-9)
             ),
             "predict_seconds": score.predict_seconds,
             "predict_pixels_per_second": (
                 score.prediction.size / max(score.predict_seconds, 1e-9)
             ),
         },
+        **extra,
     }
+
+
+def self_training_rounds(history: History, pool: str) -> dict[str, Any]:
+    """Each self-training round's pseudo-labels, epochs and best validation epoch.
+
+    Round 0 is the first fit, on the training pixels alone.
+    """
+    rounds = []
+    for round_ in sorted({int(r["round"]) for r in history}):
+        records = [r for r in history if r["round"] == round_]
+        best = next((r for r in reversed(records) if r.get("is_best")), None)
+        rounds.append({"round": round_, "pseudo_labels": int(records[0]["pseudo_labels"]),
+                       "epochs": len(records),
+                       "best_epoch": best["epoch"] if best else None,
+                       "best_val_oa": best["val_oa"] if best else None})
+    transductive = pool == "scene"
+    return {"pool": pool, "transductive": transductive, "rounds": rounds}
 
 
 def split_protocol(data: PreparedData, patch_size: int) -> dict[str, Any]:

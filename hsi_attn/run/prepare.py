@@ -142,7 +142,7 @@ _SPLITS: dict[str, Callable[[RunConfig, Scene], Split]] = {
         seed=config.train.seed),
     "disjoint": lambda config, scene: splits.split_disjoint(
         scene.gt, config.data.train_size, patch_size=config.model.patch_size,
-        seed=config.train.seed, val_size=config.data.val_size),
+        seed=config.train.seed, val_size=config.data.val_size, guard=config.data.split_guard),
     "fixed": _split_fixed,
 }
 """Split kind (``DataConfig.split`` before any ``:NAME``) -> how the scene's pixels are split."""
@@ -204,14 +204,27 @@ def _nonfinite_policy(scene: Scene) -> str:
 
 
 def training_sources(
-    config: RunConfig, data: PreparedData, device: torch.device
+    config: RunConfig, data: PreparedData, device: torch.device, *,
+    extra_train: tuple[np.ndarray, np.ndarray] | None = None,
 ) -> tuple[BatchSource, PatchSource]:
     """Shuffled training batches (flipped and rotated, and spectrally jittered, as
-    configured) and in-order validation batches."""
+    configured) and in-order validation batches.
+
+    Args:
+        config: The run's configuration.
+        data: The prepared scene and split.
+        device: Where the patches are cut.
+        extra_train: ``(coords (n, 2), labels (n,) 0..K-1)`` trained on beside the
+            training pixels (self-training's pseudo-labels).
+    """
     sampler = patch_sampler(config, data.cube, device)
     train_cfg = config.train
     split = data.split
-    train_source = PatchSource.from_cube(sampler, split.train, data.labels(split.train),
+    coords, labels = split.train, data.labels(split.train)
+    if extra_train is not None:
+        coords = np.concatenate([coords, np.asarray(extra_train[0], dtype=np.int64)])
+        labels = np.concatenate([labels, np.asarray(extra_train[1], dtype=np.int64)])
+    train_source = PatchSource.from_cube(sampler, coords, labels,
                                          batch_size=train_cfg.batch_size, shuffle=True,
                                          drop_last=True, augment=train_cfg.augment)
     val_source = PatchSource.from_cube(sampler, split.val, data.labels(split.val),

@@ -58,6 +58,7 @@ from hsi_attn.run.prepare import (
     prepare_data,
     training_sources,
 )
+from hsi_attn.run.self_training import fit_self_training
 from hsi_attn.run.start import FirstEpoch, remove_run_temp_files, started_run
 
 __all__ = ["RunResult", "train_run", "train_runs"]
@@ -135,7 +136,7 @@ def train_run(
         start = (started_run(out, record, resume=resume, overwrite=overwrite) if context.is_main
                  else contextlib.nullcontext(FirstEpoch()))
         with start as first_epoch:
-            history, fit_seconds, train_batches = _fit(
+            history, fit_seconds, train_samples = _fit(
                 config, prepared, model, out, device=device, resume=resume,
                 callbacks=[*callbacks, first_epoch], context=context,
             )
@@ -144,7 +145,7 @@ def train_run(
             score = score_test_pixels(model, prepared, config, device)
             metrics = run_metrics(config, prepared, model, history=history, score=score,
                                   device=device, fit_seconds=fit_seconds,
-                                  train_batches=train_batches)
+                                  train_samples=train_samples)
             write_run_outputs(out, config, prepared, history=history, metrics=metrics,
                               score=score)
             remove_run_temp_files(out)
@@ -188,11 +189,13 @@ def _fit(config: RunConfig, prepared: PreparedData, model: nn.Module, out: Path,
          context: DistributedContext) -> tuple[History, float, int]:
     """Step 3: train with model selection on the validation pixels, checkpointing to ``out``.
 
+    With ``self_training_rounds`` the first fit is followed by the rounds of
+    :func:`~hsi_attn.run.self_training.fit_self_training`.
+
     Returns:
-        The history, the training wall time and the training batches per epoch.
+        The history, the training wall time and the samples trained on in all epochs.
     """
     scene, split = prepared.scene, prepared.split
-    train_source, val_source = training_sources(config, prepared, device)
     extra = to_checkpoint({
         "scene": scene.name, "class_names": list(scene.class_names),
         "class_codes": list(scene.class_codes), "georef": scene.georef.to_dict(),
@@ -207,11 +210,18 @@ def _fit(config: RunConfig, prepared: PreparedData, model: nn.Module, out: Path,
         scene.n_bands, prepared.n_bands, prepared.n_classes,
     )
     started = time.perf_counter()
+    if config.train.self_training_rounds:
+        history, samples = fit_self_training(
+            config, prepared, model, checkpoint_path=out / "checkpoint.pt", device=device,
+            resume=resume, callbacks=callbacks, extra=extra, context=context)
+        return history, time.perf_counter() - started, samples
+    train_source, val_source = training_sources(config, prepared, device)
     history = fit(model, train_source, config=config.train, val_data=val_source,
                   callbacks=[*selection_callbacks(config.train.patience), *callbacks],
                   device=device, checkpoint_path=out / "checkpoint.pt", resume=resume,
                   extra=extra, distributed=context)
-    return history, time.perf_counter() - started, len(train_source)
+    samples = len(train_source) * config.train.batch_size * len(history)
+    return history, time.perf_counter() - started, samples
 
 
 def train_runs(

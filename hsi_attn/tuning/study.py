@@ -210,6 +210,12 @@ def run_study(
     lookup(SAMPLERS, sampler, kind="sampler")
     lookup(PRUNERS, pruner, kind="pruner")
     base = base_config or RunConfig()
+    if base.train.self_training_rounds:
+        raise ValueError(
+            f"self_training_rounds={base.train.self_training_rounds}: a trial is scored on "
+            "its first fit, so the rounds would never count; tune with "
+            "--self-training-rounds 0, then train the best configuration with them"
+        )
     if seed is not None:
         base = dataclasses.replace(base, train=dataclasses.replace(base.train, seed=seed))
     space = (search_space if isinstance(search_space, SearchSpace)

@@ -14,6 +14,7 @@ import warnings
 
 import numpy as np
 
+from hsi_attn.checks import check_int
 from hsi_attn.data.leakage import dilate
 from hsi_attn.data.patches_geometry import check_patch_size
 from hsi_attn.data.splits.regions import components, take_regions
@@ -101,6 +102,19 @@ def _disjoint_attempt(
     return train_mask, val_mask, test_mask, sorted(no_val)
 
 
+def _guard_width(guard: int | None, patch_size: int) -> int:
+    if guard is None:
+        return patch_size // 2
+    check_int(guard, "guard", minimum=0)
+    if guard < patch_size // 2:
+        raise ValueError(
+            f"guard={guard} is narrower than the patch's half-width {patch_size // 2} "
+            f"(patch_size={patch_size}): training patches would contain test pixels; use "
+            f"guard >= {patch_size // 2}, or None for exactly that"
+        )
+    return guard
+
+
 def split_disjoint(
     gt: np.ndarray,
     train_size: float | int,
@@ -108,6 +122,7 @@ def split_disjoint(
     patch_size: int,
     seed: int,
     val_size: float | int = 0.0,
+    guard: int | None = None,
 ) -> Split:
     """Spatially disjoint split: contiguous blocks per class, separated by a guard band.
 
@@ -117,7 +132,8 @@ def split_disjoint(
     training pixels of a class form compact blocks rather than scattered pixels, and
     at least part of one region is always left for testing. Validation is taken the
     same way from what lies outside the training guard band. Then the guard band of
-    ``g = patch_size // 2`` pixels (Chebyshev distance) is applied across classes:
+    ``g = patch_size // 2`` pixels, or the wider ``guard`` (Chebyshev distance) is
+    applied across classes:
     validation pixels within ``g`` of a training pixel, and test pixels within ``g`` of
     a training or validation pixel, belong to no set. So no training patch contains a
     validation or test pixel and no validation patch contains a test pixel.
@@ -138,12 +154,16 @@ def split_disjoint(
         patch_size: Odd patch side the model will use.
         seed: Seed of the region order and cut directions.
         val_size: Same forms as ``train_size``, or 0 for no validation set.
+        guard: Width of the guard band in pixels, at least ``patch_size // 2``; None for
+            ``patch_size // 2``. Give the same guard to compare models with different
+            patch sizes on the same test pixels.
 
     Returns:
         A :class:`Split` with ``method="disjoint"``.
 
     Raises:
-        ValueError: On bad sizes, an even patch size, or when a class ends with no
+        ValueError: On bad sizes, an even patch size, a guard narrower than
+            ``patch_size // 2`` (the patches would reach across it), or when a class ends with no
             training or test pixel, which happens when a class's only region is too
             small for the guard band; the message suggests a fix.
 
@@ -152,7 +172,7 @@ def split_disjoint(
     """
     train_size = check_size(train_size, name="train_size", allow_zero=False)
     val_size = check_size(val_size, name="val_size", allow_zero=True)
-    radius = check_patch_size(patch_size) // 2
+    radius = _guard_width(guard, check_patch_size(patch_size))
     gt, classes = labelled_classes(gt)
     rng = np.random.default_rng(seed)
     labelled = gt > 0
