@@ -89,6 +89,28 @@ def test_proba_is_the_softmax_of_the_network_logits() -> None:
     np.testing.assert_allclose(clf.predict_proba(x), expected, rtol=1e-5)
 
 
+def test_tta_averages_the_eight_symmetries_of_each_patch() -> None:
+    x, y = _patches()
+    clf = _tiny().fit(x, y)
+    plain = clf.predict_proba(x)
+    clf.set_params(tta=True)  # read at prediction: no refit needed
+    averaged = clf.predict_proba(x)
+    with torch.no_grad():
+        expected = np.mean([
+            torch.softmax(clf.model_(torch.from_numpy(np.ascontiguousarray(
+                np.rot90(x.swapaxes(2, 3) if k >= 4 else x, k % 4, axes=(2, 3)))).unsqueeze(1))
+                .double(), dim=1).numpy()
+            for k in range(8)], axis=0)
+    np.testing.assert_allclose(averaged, expected, rtol=1e-5)
+    assert averaged.shape == plain.shape
+    # A patch and its mirror image now get exactly the same probabilities.
+    np.testing.assert_allclose(clf.predict_proba(x[..., ::-1].copy()), averaged, rtol=1e-5)
+    np.testing.assert_array_equal(clf.predict(x), clf.classes_[averaged.argmax(axis=1)])
+    np.testing.assert_allclose(np.exp(clf.predict_log_proba(x)), averaged, rtol=1e-10)
+    with pytest.raises(ValueError, match="tta"):
+        clf.set_params(tta="yes").predict(x)
+
+
 def test_integer_labels_keep_their_values() -> None:
     x, _ = _patches()
     y = np.array([10, 20, 30])[np.arange(len(x)) % 3]

@@ -36,6 +36,7 @@ from hsi_attn.engine import (
     selection_callbacks,
 )
 from hsi_attn.engine import fit as train_model
+from hsi_attn.inference.tta import DIHEDRAL_ORDER, dihedral_transform
 from hsi_attn.sklearn.devices import WEIGHTS_KEY, may_use_cuda, restore_model, weights_on_cpu
 from hsi_attn.sklearn.holdout import early_stopping_holdout, holdout_split
 from hsi_attn.sklearn.optimizer_carry import CarryOptimizerState
@@ -95,6 +96,11 @@ class HSIClassifier(ClassifierMixin, BaseEstimator):
             ``"cuda:N"`` or ``"mps"``.
         precision: ``"auto"`` (bf16 on capable CUDA, fp32 elsewhere), ``"fp32"``,
             ``"bf16"`` or ``"fp16"``.
+        tta: Test-time augmentation: :meth:`predict_proba` (and so :meth:`predict`)
+            averages the probabilities of each patch's 8 flips and quarter turns
+            (:mod:`hsi_attn.inference.tta`), 8x the cost. Read at prediction, so it may be
+            switched with ``set_params`` after :meth:`fit`; no effect on spectra
+            (``p = 1``).
         random_state: Seed for weight initialisation, data order and the validation
             split: an int, a :class:`numpy.random.RandomState`, or None (drawn from
             NumPy's global generator).
@@ -143,6 +149,7 @@ class HSIClassifier(ClassifierMixin, BaseEstimator):
         validation_fraction: float = 0.1,
         device: str = TrainConfig.device,
         precision: str = TrainConfig.precision,
+        tta: bool = TrainConfig.tta,
         random_state: int | np.random.RandomState | None = None,
         verbose: int = 0,
     ) -> None:
@@ -161,6 +168,7 @@ class HSIClassifier(ClassifierMixin, BaseEstimator):
         self.validation_fraction = validation_fraction
         self.device = device
         self.precision = precision
+        self.tta = tta
         self.random_state = random_state
         self.verbose = verbose
 
@@ -340,8 +348,8 @@ class HSIClassifier(ClassifierMixin, BaseEstimator):
             NotFittedError: Before :meth:`fit`.
             ValueError: On NaN/Inf or a sample shape other than the fitted one.
         """
-        logits = self._logits(X)
-        return self.classes_[logits.argmax(axis=1)]
+        proba = self.predict_proba(X)  # raises NotFittedError before classes_ is read
+        return self.classes_[proba.argmax(axis=1)]
 
     def predict_proba(self, X: ArrayLike) -> np.ndarray:
         """Class probabilities ``(n, n_classes)``: softmax over logits, ``classes_`` order.
@@ -350,15 +358,18 @@ class HSIClassifier(ClassifierMixin, BaseEstimator):
             NotFittedError: Before :meth:`fit`.
             ValueError: On NaN/Inf or a sample shape other than the fitted one.
         """
-        logits = self._logits(X).astype(np.float64)
-        logits -= logits.max(axis=1, keepdims=True)
-        proba = np.exp(logits)
-        proba /= proba.sum(axis=1, keepdims=True)
-        return proba
+        patches = prediction_patches(self, X)
+        if not self._averages(patches):
+            return _softmax(self._logits(patches))
+        return self._dihedral_proba(patches)
 
     def predict_log_proba(self, X: ArrayLike) -> np.ndarray:
         """Log of :meth:`predict_proba` (log-softmax over logits, ``classes_`` order)."""
-        logits = self._logits(X).astype(np.float64)
+        patches = prediction_patches(self, X)
+        if self._averages(patches):
+            with np.errstate(divide="ignore"):
+                return np.log(self._dihedral_proba(patches))
+        logits = self._logits(patches).astype(np.float64)
         logits -= logits.max(axis=1, keepdims=True)
         return logits - np.log(np.exp(logits).sum(axis=1, keepdims=True))
 
@@ -385,8 +396,20 @@ class HSIClassifier(ClassifierMixin, BaseEstimator):
 
     # ------------------------------------------------------------------ helpers
 
-    def _logits(self, X: ArrayLike) -> np.ndarray:
-        patches = prediction_patches(self, X)
+    def _averages(self, patches: np.ndarray) -> bool:
+        """Whether predictions average the 8 symmetries (``tta`` on windows, not spectra)."""
+        check_parameters(self)
+        return bool(self.tta) and patches.shape[2] > 1
+
+    def _dihedral_proba(self, patches: np.ndarray) -> np.ndarray:
+        total = np.zeros((len(patches), len(self.classes_)))
+        spatial_first = np.moveaxis(patches, (2, 3), (0, 1))
+        for k in range(DIHEDRAL_ORDER):
+            turned = np.moveaxis(dihedral_transform(spatial_first, k), (0, 1), (2, 3))
+            total += _softmax(self._logits(np.ascontiguousarray(turned)))
+        return total / DIHEDRAL_ORDER
+
+    def _logits(self, patches: np.ndarray) -> np.ndarray:
         device = torch.device(self.device_)
         precision = resolve_precision(self.precision_, device)
         batches = patch_batches(patches, self.train_config_.eval_batch_size)
@@ -395,3 +418,9 @@ class HSIClassifier(ClassifierMixin, BaseEstimator):
             for logits in predict_logits(self.model_, batches, device=device, precision=precision)
         ]
         return torch.cat(chunks).numpy()
+
+
+def _softmax(logits: np.ndarray) -> np.ndarray:
+    shifted = logits.astype(np.float64) - logits.max(axis=1, keepdims=True)
+    proba = np.exp(shifted)
+    return proba / proba.sum(axis=1, keepdims=True)

@@ -106,6 +106,7 @@ def train_config_of(estimator: Any, seed: int, **changes: Any) -> TrainConfig:
         device=estimator.device,
         seed=seed,
         patience=EARLY_STOPPING_PATIENCE if estimator.early_stopping else None,
+        tta=estimator.tta,
     )
     return dataclasses.replace(config, **changes)
 
