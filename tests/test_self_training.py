@@ -117,7 +117,9 @@ def test_a_self_training_run_records_its_rounds(self_trained: Path) -> None:
     assert [r["epochs"] for r in rounds] == [2, 2, 2] and metrics["epochs_run"] == 6
     assert rounds[0]["pseudo_labels"] == 0 and rounds[1]["pseudo_labels"] > 0
     assert metrics["self_training"]["transductive"] is True
-    assert rounds[2]["best_epoch"] == metrics["best_epoch"] and metrics["best_epoch"] > 4
+    kept = metrics["self_training"]["kept_round"]
+    assert rounds[kept]["best_epoch"] == metrics["best_epoch"]
+    assert rounds[kept]["best_val_oa"] == max(r["best_val_oa"] for r in rounds)
     history = History.from_csv(self_trained / "history.csv")
     assert history.column("epoch") == [1, 2, 3, 4, 5, 6]
     assert history.column("round") == [0, 0, 1, 1, 2, 2]
@@ -140,6 +142,28 @@ def test_the_unlabelled_pool_keeps_test_pixels_out(tmp_path: Path) -> None:
     gt = tiny_scene().gt
     assert len(stored["labels"]) > 0
     assert (gt[stored["coords"][:, 0], stored["coords"][:, 1]] == 0).all()
+
+
+def test_the_round_with_the_better_validation_epoch_is_kept() -> None:
+    from torch import nn
+
+    from hsi_attn.run.self_training import _better_round
+
+    model = nn.Linear(2, 2)
+
+    def records(*scores: tuple[float, float]) -> History:
+        return History({"epoch": i + 1, "val_oa": oa, "val_loss": loss, "is_best": int(i == 0)}
+                       for i, (oa, loss) in enumerate(scores))
+
+    first = _better_round(None, 0, records((0.8, 0.5), (0.9, 0.1)), model)
+    assert first is not None and first["round"] == 0 and first["score"] == [0.8, -0.5]
+    worse = _better_round(first, 1, records((0.7, 0.2)), model)
+    assert worse is first  # a round whose kept epoch is worse does not replace it
+    tie = _better_round(first, 1, records((0.8, 0.5)), model)
+    assert tie is first  # ties go to the earlier round
+    better = _better_round(first, 2, records((0.8, 0.4)), model)
+    assert better is not None and better["round"] == 2  # same OA, lower loss
+    assert better["weights"].keys() == model.state_dict().keys()
 
 
 class _CtrlCIn(Callback):

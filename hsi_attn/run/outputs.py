@@ -67,20 +67,26 @@ def run_metrics(config: RunConfig, data: PreparedData, model: nn.Module, *, hist
 
 
 def self_training_rounds(history: History, pool: str) -> dict[str, Any]:
-    """Each self-training round's pseudo-labels, epochs and best validation epoch.
+    """Each self-training round's pseudo-labels, epochs and best validation epoch, and
+    the round whose weights were kept (the best on the validation pixels).
 
     Round 0 is the first fit, on the training pixels alone.
     """
     rounds = []
     for round_ in sorted({int(r["round"]) for r in history}):
         records = [r for r in history if r["round"] == round_]
-        best = next((r for r in reversed(records) if r.get("is_best")), None)
+        # The round's best epoch by BestModel's rule: highest val_oa, then lowest val_loss,
+        # then the first (is_best is cleared in the rounds after the kept one).
+        scored = [r for r in records if r.get("val_oa") is not None]
+        best = max(scored, key=lambda r: (r["val_oa"], -r["val_loss"], -r["epoch"]),
+                   default=None)
         rounds.append({"round": round_, "pseudo_labels": int(records[0]["pseudo_labels"]),
                        "epochs": len(records),
                        "best_epoch": best["epoch"] if best else None,
                        "best_val_oa": best["val_oa"] if best else None})
-    transductive = pool == "scene"
-    return {"pool": pool, "transductive": transductive, "rounds": rounds}
+    kept = next((r for r in reversed(history) if r.get("is_best")), None)
+    return {"pool": pool, "transductive": pool == "scene", "rounds": rounds,
+            "kept_round": int(kept["round"]) if kept else None}
 
 
 def split_protocol(data: PreparedData, patch_size: int) -> dict[str, Any]:

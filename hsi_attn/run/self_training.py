@@ -4,8 +4,10 @@ After the first fit, each round predicts the whole scene (the dense path makes t
 about 50 ms for Indian Pines on two cores), gives the confident pixels of a pool their
 predicted class (a *pseudo-label*), and fine-tunes the model on the training pixels
 plus those for ``self_training_epochs`` epochs with a fresh learning-rate schedule.
-Model selection stays on the validation pixels, which are never pseudo-labelled; the
-final model is the last round's best validation epoch.
+Model selection stays on the validation pixels, which are never pseudo-labelled: each
+round keeps its best validation epoch, and the final model is the best of the rounds'
+(ties go to the earlier round), so rounds that do not help on the validation pixels
+are not kept; round 0 is the plain run.
 
 Which pixels may be pseudo-labelled (``pseudo_label_pool``):
 
@@ -155,8 +157,9 @@ def fit_self_training(
 
     Returns:
         The history of every round (``round`` column; ``epoch`` counts across rounds,
-        ``pseudo_labels`` says how many pixels each round added) and the number of
-        training samples seen in all epochs.
+        ``pseudo_labels`` says how many pixels each round added; ``is_best`` is cleared
+        in the rounds after the one kept) and the number of training samples seen in
+        all epochs. The model holds the kept round's weights.
 
     Raises:
         ValueError: Under ``torchrun`` (the rounds' scene predictions run in one process).
@@ -166,10 +169,10 @@ def fit_self_training(
                          "with --self-training-rounds 0")
     train_cfg = config.train
     saved_round, saved = _saved_round(checkpoint_path) if resume else (0, None)
-    history, samples = History(), 0
+    history, samples, best = History(), 0, None
     if saved is not None:
         history = History.from_records(saved["history"])
-        samples = int(saved["samples"])
+        samples, best = int(saved["samples"]), saved.get("best")
     pseudo: PseudoLabels | None = None
     for round_ in range(saved_round, train_cfg.self_training_rounds + 1):
         resuming = resume and round_ == saved_round
@@ -181,7 +184,8 @@ def fit_self_training(
         extra_train = None if pseudo is None else (pseudo.coords, pseudo.labels)
         train_source, val_source = training_sources(config, data, device,
                                                     extra_train=extra_train)
-        state = {"round": round_, "history": [dict(r) for r in history], "samples": samples}
+        state = {"round": round_, "history": [dict(r) for r in history], "samples": samples,
+                 **({"best": best} if best is not None else {})}
         if pseudo is not None:
             state.update(coords=pseudo.coords, labels=pseudo.labels,
                          confidence=pseudo.confidence)
@@ -194,7 +198,28 @@ def fit_self_training(
             history.append({**record, "epoch": offset + record["epoch"], "round": round_,
                             "pseudo_labels": len(pseudo) if pseudo is not None else 0})
         samples += len(train_source) * round_cfg.batch_size * len(rounds)
+        best = _better_round(best, round_, rounds, model)
+    if best is not None and best["round"] != train_cfg.self_training_rounds:
+        logger.info("self-training: round %d has the best validation OA; keeping it",
+                    best["round"])
+        model.load_state_dict(best["weights"])
+        for record in history:
+            if record["round"] > best["round"]:
+                record["is_best"] = 0
     return history, samples
+
+
+def _better_round(best: dict[str, Any] | None, round_: int, records: History,
+                  model: nn.Module) -> dict[str, Any] | None:
+    """``best`` or this round, whichever kept the better validation epoch (OA, then loss)."""
+    kept = next((r for r in reversed(records) if r.get("is_best")), None)
+    if kept is None:
+        return best
+    score = [float(kept["val_oa"]), -float(kept["val_loss"])]
+    if best is not None and tuple(score) <= tuple(best["score"]):
+        return best
+    weights = {k: v.detach().to("cpu", copy=True) for k, v in model.state_dict().items()}
+    return {"round": round_, "score": score, "weights": weights}
 
 
 def _next_labels(config: RunConfig, data: PreparedData, model: nn.Module,
