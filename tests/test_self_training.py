@@ -120,6 +120,10 @@ def test_a_self_training_run_records_its_rounds(self_trained: Path) -> None:
     kept = metrics["self_training"]["kept_round"]
     assert rounds[kept]["best_epoch"] == metrics["best_epoch"]
     assert rounds[kept]["best_val_oa"] == max(r["best_val_oa"] for r in rounds)
+    from hsi_attn.cli.report import metrics_text
+
+    assert (f"self-training (scene pool, transductive): round 1 +{rounds[1]['pseudo_labels']}"
+            in metrics_text(metrics)) and f"kept round {kept}" in metrics_text(metrics)
     history = History.from_csv(self_trained / "history.csv")
     assert history.column("epoch") == [1, 2, 3, 4, 5, 6]
     assert history.column("round") == [0, 0, 1, 1, 2, 2]

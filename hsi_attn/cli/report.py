@@ -54,6 +54,12 @@ def metrics_text(metrics: dict[str, Any]) -> str:
             f"{metrics['n_test']} test pixels, {metrics['epochs_run']} epochs, "
             f"{metrics['timing']['fit_seconds']:.0f} s training)"
         )
+    if "self_training" in metrics:
+        st = metrics["self_training"]
+        added = ", ".join(f"round {r['round']} +{r['pseudo_labels']}, val OA "
+                          f"{_pct(r['best_val_oa'])}" for r in st["rounds"][1:])
+        pool = st["pool"] + (" pool, transductive" if st["transductive"] else " pool")
+        lines.append(f"self-training ({pool}): {added}; kept round {st['kept_round']}")
     lines.append("per-class accuracy:")
     for entry in test["per_class"]:
         lines.append(f"  {entry['class'] + 1:>3} {entry['name']:<32} {_pct(entry['accuracy']):>8}"
