@@ -249,6 +249,9 @@ class TrainConfig:
         spectral_augment: Strength of the spectral augmentation of training patches
             (:mod:`hsi_attn.data.spectral_jitter`: brightness and per-band gain, offset,
             noise): 0 off, 1 the default strengths.
+        mixup: Mixup of training patches (:mod:`hsi_attn.data.mixup`): the ``alpha`` of
+            the Beta distribution that mixes each batch with a shuffled copy of itself,
+            labels included; 0 off.
         tta: Test-time augmentation: the test map is the average over the 8 flips and
             quarter turns of the scene (:mod:`hsi_attn.inference.tta`), 8x the cost.
         self_training_rounds: Rounds of self-training after the first fit
@@ -308,6 +311,9 @@ class TrainConfig:
     spectral_augment: float = setting(0.0, kind="float", help="spectral augmentation "
                                       "strength (0 off, 1 default gains/offsets/noise)",
                                       check=partial(check_real, at_least=0))
+    mixup: float = setting(0.0, kind="float", help="mixup alpha: mix pairs of training "
+                           "patches and their labels (0 off; 0.2-1 typical)",
+                           check=partial(check_real, at_least=0))
     tta: bool = setting(False, kind="bool", may_change_on_resume=True,
                         help="average the test map over the 8 flips/rotations")
     self_training_rounds: int = setting(0, kind="int", help="rounds of self-training on "

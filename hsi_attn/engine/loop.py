@@ -218,7 +218,9 @@ def _train_epoch(
             state.scheduler.step()
         n = len(y)
         loss_sum += loss.detach().double() * n
-        correct += (logits.detach().argmax(dim=1) == y).sum()
+        # Soft labels (mixup, (N, K) probabilities) count as their most likely class.
+        hard = y.argmax(dim=1) if y.ndim == 2 else y
+        correct += (logits.detach().argmax(dim=1) == hard).sum()
         seen += n
         state.batch += 1
         state.batch_loss = float(loss.detach())

@@ -24,6 +24,7 @@ from hsi_attn.config import DataConfig, RunConfig
 from hsi_attn.data import Scene, get_manifest, load_scene, load_user_scene, splits
 from hsi_attn.data.batches import PatchSource
 from hsi_attn.data.fixed_splits import load_fixed_split, parse_split_name
+from hsi_attn.data.mixup import Mixup
 from hsi_attn.data.patches import PatchSampler
 from hsi_attn.data.preprocess import Preprocessor, fit_preprocessor
 from hsi_attn.data.spectral_jitter import SpectralJitter, SpectrallyJittered
@@ -207,7 +208,7 @@ def training_sources(
     config: RunConfig, data: PreparedData, device: torch.device, *,
     extra_train: tuple[np.ndarray, np.ndarray] | None = None,
 ) -> tuple[BatchSource, PatchSource]:
-    """Shuffled training batches (flipped and rotated, and spectrally jittered, as
+    """Shuffled training batches (flipped and rotated, spectrally jittered and mixed, as
     configured) and in-order validation batches.
 
     Args:
@@ -229,10 +230,13 @@ def training_sources(
                                          drop_last=True, augment=train_cfg.augment)
     val_source = PatchSource.from_cube(sampler, split.val, data.labels(split.val),
                                        batch_size=train_cfg.eval_batch_size, shuffle=False)
+    source: BatchSource = train_source
     if train_cfg.spectral_augment:
         jitter = SpectralJitter.scaled(train_cfg.spectral_augment)
-        return SpectrallyJittered(train_source, data.preprocessor, jitter), val_source
-    return train_source, val_source
+        source = SpectrallyJittered(source, data.preprocessor, jitter)
+    if train_cfg.mixup:
+        source = Mixup(source, train_cfg.mixup, data.n_classes)
+    return source, val_source
 
 
 def patch_sampler(config: RunConfig, cube: np.ndarray, device: torch.device) -> PatchSampler:
