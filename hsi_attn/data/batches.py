@@ -35,7 +35,7 @@ from torch import Tensor
 
 from hsi_attn.data.patches import PatchSampler
 
-__all__ = ["CubePatches", "PatchSource", "SampleGetter", "TensorPatches", "dihedral",
+__all__ = ["CubePatches", "PatchSource", "SampleGetter", "TensorPatches", "dihedral", "shard_of",
            "shard_epoch"]
 
 
@@ -211,6 +211,21 @@ class PatchSource:
             if ops is not None:
                 patches = dihedral(patches, ops)
             yield patches, self.labels[index.to(self.labels.device)]
+
+
+def shard_of(source: object, rank: int, world_size: int) -> object:
+    """Rank ``rank``'s part of ``source``, for the batch sources that wrap another.
+
+    Raises:
+        ValueError: If ``source`` cannot be split between processes.
+    """
+    sharded = getattr(type(source), "sharded", None)
+    if not callable(sharded):
+        raise ValueError(
+            f"the wrapped {type(source).__name__} cannot be split between processes; "
+            "wrap a hsi_attn.data.PatchSource"
+        )
+    return sharded(source, rank, world_size)
 
 
 def shard_epoch(n: int, batch_size: int, *, rank: int, world_size: int,

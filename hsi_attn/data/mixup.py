@@ -21,6 +21,7 @@ import torch
 from torch import Tensor
 
 from hsi_attn.checks import check_int, check_real
+from hsi_attn.data.batches import shard_of
 
 __all__ = ["Mixup"]
 
@@ -56,13 +57,7 @@ class Mixup:
         Raises:
             ValueError: If the wrapped source cannot be sharded.
         """
-        sharded = getattr(type(self.source), "sharded", None)
-        if not callable(sharded):
-            raise ValueError(
-                f"the wrapped {type(self.source).__name__} cannot be split between processes; "
-                "wrap a hsi_attn.data.PatchSource"
-            )
-        return Mixup(sharded(self.source, rank, world_size), self.alpha, self.n_classes)
+        return Mixup(shard_of(self.source, rank, world_size), self.alpha, self.n_classes)
 
     def batches(self, generator: torch.Generator | None = None
                 ) -> Iterator[tuple[Tensor, Tensor]]:

@@ -33,6 +33,7 @@ import torch
 from torch import Tensor
 
 from hsi_attn.checks import check_real
+from hsi_attn.data.batches import shard_of
 from hsi_attn.data.preprocess import Preprocessor
 
 __all__ = ["SpectralJitter", "SpectrallyJittered"]
@@ -165,13 +166,7 @@ class SpectrallyJittered:
         Raises:
             ValueError: If the wrapped source cannot be sharded.
         """
-        sharded = getattr(type(self.source), "sharded", None)
-        if not callable(sharded):
-            raise ValueError(
-                f"the wrapped {type(self.source).__name__} cannot be split between processes; "
-                "wrap a hsi_attn.data.PatchSource"
-            )
-        return SpectrallyJittered(sharded(self.source, rank, world_size), self.preprocessor,
+        return SpectrallyJittered(shard_of(self.source, rank, world_size), self.preprocessor,
                                   self.strengths)
 
     def batches(self, generator: torch.Generator | None = None
