@@ -29,6 +29,7 @@ import numpy as np
 from scipy import stats
 
 import hsi_attn
+from hsi_attn.config import RunConfig
 from hsi_attn.engine.atomic import write_json_atomic, write_text_atomic
 
 
@@ -55,10 +56,13 @@ def _runs(folder: Path) -> dict[str, dict[int, dict[str, Any]]]:
 
 
 def _differences(base: dict[str, Any], other: dict[str, Any]) -> dict[str, Any]:
+    # A setting added after the baseline ran counts as its default there.
+    defaults = RunConfig().to_dict()
     changed = {}
     for section in ("data", "model", "train"):
         for key, value in other[section].items():
-            if key != "seed" and base[section].get(key) != value:
+            was = base[section].get(key, defaults[section].get(key))
+            if key != "seed" and was != value:
                 changed[f"{section}.{key}"] = value
     return changed
 
