@@ -90,9 +90,16 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--baseline", type=Path, required=True)
     parser.add_argument("--candidate", type=Path, nargs="+", required=True)
+    parser.add_argument("--cell", default=None,
+                        help="the baseline experiment's cell (e.g. fixed/resnet3d-eca_band) "
+                             "that run folders are compared with")
     parser.add_argument("--out", type=Path, required=True, help="result path without suffix")
     args = parser.parse_args()
     baseline = _runs(args.baseline)
+    if args.cell is not None:
+        if args.cell not in baseline:
+            raise SystemExit(f"{args.baseline} has no cell {args.cell!r}: {sorted(baseline)}")
+        baseline = {"": baseline[args.cell]}
     rows = []
     for folder in args.candidate:
         for cell, runs in _runs(folder).items():
