@@ -67,6 +67,17 @@ def _differences(base: dict[str, Any], other: dict[str, Any]) -> dict[str, Any]:
     return changed
 
 
+def _cell(folder: Path, cell: str | None) -> dict[str, dict[int, dict[str, Any]]]:
+    """The cells of ``folder``; with ``cell``, an experiment's one cell named "" (as a run
+    folder's), so that it pairs with run folders."""
+    cells = _runs(folder)
+    if cell is None or "" in cells:
+        return cells
+    if cell not in cells:
+        raise SystemExit(f"{folder} has no cell {cell!r}: {sorted(cells)}")
+    return {"": cells[cell]}
+
+
 def _compare(folder: Path, cell: str, runs: dict[int, dict[str, Any]],
              base: dict[int, dict[str, Any]]) -> dict[str, Any]:
     seeds = sorted(set(runs) & set(base))
@@ -91,18 +102,14 @@ def main() -> None:
     parser.add_argument("--baseline", type=Path, required=True)
     parser.add_argument("--candidate", type=Path, nargs="+", required=True)
     parser.add_argument("--cell", default=None,
-                        help="the baseline experiment's cell (e.g. fixed/resnet3d-eca_band) "
-                             "that run folders are compared with")
+                        help="only this cell (e.g. fixed/resnet3d-eca_band) of the experiment "
+                             "folders, compared with the run folders")
     parser.add_argument("--out", type=Path, required=True, help="result path without suffix")
     args = parser.parse_args()
-    baseline = _runs(args.baseline)
-    if args.cell is not None:
-        if args.cell not in baseline:
-            raise SystemExit(f"{args.baseline} has no cell {args.cell!r}: {sorted(baseline)}")
-        baseline = {"": baseline[args.cell]}
+    baseline = _cell(args.baseline, args.cell)
     rows = []
     for folder in args.candidate:
-        for cell, runs in _runs(folder).items():
+        for cell, runs in _cell(folder, args.cell).items():
             if cell not in baseline:
                 raise SystemExit(f"{folder}: cell {cell!r} is not in the baseline "
                                  f"{args.baseline} (it has {sorted(baseline)})")
