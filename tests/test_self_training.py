@@ -8,6 +8,7 @@ from pathlib import Path
 
 import numpy as np
 import pytest
+import torch
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
@@ -168,6 +169,41 @@ def test_the_round_with_the_better_validation_epoch_is_kept() -> None:
     better = _better_round(first, 2, records((0.8, 0.4)), model)
     assert better is not None and better["round"] == 2  # same OA, lower loss
     assert better["weights"].keys() == model.state_dict().keys()
+
+
+class _WorseAfterRound0(Callback):
+    """Scores every self-training round's epochs as useless, before BestModel sees them."""
+
+    order = 5  # before BestModel (10)
+
+    def __init__(self) -> None:
+        self.fits = 0
+
+    def on_train_begin(self, state) -> None:  # type: ignore[no-untyped-def]
+        self.fits += 1
+
+    def on_epoch_end(self, state) -> None:  # type: ignore[no-untyped-def]
+        if self.fits > 1:
+            state.history[-1]["val_oa"] = 0.0
+
+
+def test_an_earlier_kept_round_is_what_the_run_directory_predicts_with(tmp_path: Path) -> None:
+    from hsi_attn.run import evaluate_run
+
+    out = tmp_path / "run"
+    result = train_run(tiny_config(**_self_training(pseudo_label_pool="scene")), out,
+                       scene=tiny_scene(), callbacks=[_WorseAfterRound0()])
+    assert result.metrics["self_training"]["kept_round"] == 0
+    assert result.metrics["best_epoch"] <= 2  # an epoch of round 0
+    plain = train_run(tiny_config(), tmp_path / "plain", scene=tiny_scene())
+    np.testing.assert_array_equal(result.prediction, plain.prediction)
+    # The checkpoint holds the kept round's weights (the plain run's), not the last round's.
+    kept = load_checkpoint(out / "checkpoint.pt")["model"]
+    for name, tensor in load_checkpoint(tmp_path / "plain" / "checkpoint.pt")["model"].items():
+        assert torch.equal(kept[name], tensor), name
+    again = evaluate_run(out, scene=tiny_scene())
+    assert again["oa"] == result.metrics["test"]["oa"]
+    assert again["per_class"] == result.metrics["test"]["per_class"]
 
 
 class _CtrlCIn(Callback):

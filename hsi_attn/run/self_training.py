@@ -42,7 +42,7 @@ from torch import nn
 from hsi_attn.config import RunConfig
 from hsi_attn.data.nodata import nodata_mask
 from hsi_attn.engine import Callback, History, fit, selection_callbacks
-from hsi_attn.engine.checkpoint import load_checkpoint
+from hsi_attn.engine.checkpoint import load_checkpoint, save_checkpoint
 from hsi_attn.engine.distributed import DistributedContext
 from hsi_attn.run.checkpoint_values import from_checkpoint, to_checkpoint
 from hsi_attn.run.evaluate import scene_probabilities
@@ -206,7 +206,16 @@ def fit_self_training(
         for record in history:
             if record["round"] > best["round"]:
                 record["is_best"] = 0
+        _keep_in_checkpoint(checkpoint_path, best["weights"])
     return history, samples
+
+
+def _keep_in_checkpoint(path: Path, weights: dict[str, torch.Tensor]) -> None:
+    """Put the kept round's weights in the run's checkpoint, which prediction and
+    evaluation load (it holds the last round's until now)."""
+    payload = load_checkpoint(path, map_location="cpu")
+    payload["model"] = weights
+    save_checkpoint(path, payload)
 
 
 def _better_round(best: dict[str, Any] | None, round_: int, records: History,
