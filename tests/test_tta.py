@@ -77,3 +77,22 @@ def test_evaluating_a_run_with_tta_matches_the_scene_level_average(tmp_path) -> 
     plain_config = dataclasses.replace(config, train=dataclasses.replace(config.train, tta=False))
     again = train_run(plain_config, tmp_path / "plain", scene=scene, command="test")
     assert plain == pytest.approx(again.metrics["test"]["oa"])
+
+
+def test_patch_average_is_invariant_and_keeps_the_centre() -> None:
+    from hsi_attn.inference.tta import dihedral_patch_average
+
+    rng = np.random.default_rng(0)
+    patches = rng.normal(size=(4, 3, 5, 5))
+
+    def window(x: np.ndarray) -> np.ndarray:  # each patch's first band, flattened
+        return x[:, 0].reshape(len(x), -1)
+
+    averaged = dihedral_patch_average(window, patches)
+    # The average over the group is the same for every symmetry of the input.
+    for turned in (patches[..., ::-1], np.rot90(patches, 1, axes=(2, 3)),
+                   patches.swapaxes(2, 3)):
+        np.testing.assert_allclose(dihedral_patch_average(window, turned), averaged)
+    assert not np.allclose(averaged, window(patches))
+    # The centre pixel is fixed by every symmetry.
+    np.testing.assert_allclose(averaged[:, 12], patches[:, 0, 2, 2])

@@ -51,6 +51,7 @@ from hsi_attn.engine.callbacks import (
     EpochLogger,
     ProgressBar,
     StopTraining,
+    selection_score,
 )
 from hsi_attn.engine.checkpoint import CheckpointError, load_checkpoint, save_checkpoint
 from hsi_attn.engine.device import available_devices, resolve_device
@@ -102,6 +103,7 @@ __all__ = [
     "restore_rng_state",
     "save_checkpoint",
     "seed_everything",
+    "selection_score",
     "selection_callbacks",
     "summarize_runs",
 ]

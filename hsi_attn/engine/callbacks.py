@@ -48,6 +48,7 @@ __all__ = [
     "EpochLogger",
     "ProgressBar",
     "StopTraining",
+    "selection_score",
 ]
 
 logger = logging.getLogger(__name__)
@@ -130,8 +131,10 @@ class CallbackList:
                 logger.warning("checkpoint holds state for callback %s, which is not in use", key)
 
 
-def _score(record: dict[str, Any], monitor: str) -> tuple[float, float]:
-    # Higher monitor is better; ties go to lower validation loss.
+def selection_score(record: dict[str, Any], monitor: str = "val_oa") -> tuple[float, float]:
+    """How :class:`BestModel` ranks an epoch's record: ``(monitor, -val_loss)``, higher is
+    better (so ties in ``monitor`` go to the lower validation loss); missing or
+    non-finite values rank last."""
     value = record.get(monitor)
     loss = record.get("val_loss")
     value = value if isinstance(value, (int, float)) and math.isfinite(value) else -math.inf
@@ -161,7 +164,7 @@ class BestModel(Callback):
 
     def on_epoch_end(self, state: TrainState) -> None:
         record = state.history[-1]
-        score = _score(record, self.monitor)
+        score = selection_score(record, self.monitor)
         is_best = score > self.best_score and score[0] > -math.inf
         record["is_best"] = int(is_best)
         if is_best:
@@ -209,7 +212,7 @@ class EarlyStopping(Callback):
         self.monitor = monitor
 
     def on_epoch_end(self, state: TrainState) -> None:
-        scores = [_score(r, self.monitor) for r in state.history]
+        scores = [selection_score(r, self.monitor) for r in state.history]
         best = max(range(len(scores)), key=lambda i: (scores[i], -i))
         waited = len(scores) - 1 - best
         if waited >= self.patience:

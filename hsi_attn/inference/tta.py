@@ -20,7 +20,8 @@ from collections.abc import Callable
 
 import numpy as np
 
-__all__ = ["DIHEDRAL_ORDER", "dihedral_average", "dihedral_transform", "dihedral_inverse"]
+__all__ = ["DIHEDRAL_ORDER", "dihedral_average", "dihedral_inverse", "dihedral_patch_average",
+           "dihedral_transform"]
 
 DIHEDRAL_ORDER = 8
 """Elements of the dihedral group of the square: 4 rotations, each with or without a transpose."""
@@ -71,3 +72,27 @@ def dihedral_average(
     for k in range(1, elements):
         total += predicted(k)
     return total / elements
+
+
+def dihedral_patch_average(predict: Callable[[np.ndarray], np.ndarray],
+                           patches: np.ndarray) -> np.ndarray:
+    """Average ``predict`` over the 8 symmetries of each patch's window.
+
+    The patch version of :func:`dihedral_average`: a patch's class belongs to its centre
+    pixel, which every symmetry keeps in place, so the outputs need no inverse.
+
+    Args:
+        predict: Maps patches ``(n, B, p, p)`` to per-patch values ``(n, K)`` (e.g.
+            class probabilities).
+        patches: ``(n, B, p, p)``, the window in the last two axes.
+
+    Returns:
+        The average ``(n, K)`` as float64.
+    """
+    spatial_first = np.moveaxis(patches, (2, 3), (0, 1))
+    total = None
+    for k in range(DIHEDRAL_ORDER):
+        turned = np.moveaxis(dihedral_transform(spatial_first, k), (0, 1), (2, 3))
+        values = np.asarray(predict(np.ascontiguousarray(turned)), dtype=np.float64)
+        total = values if total is None else total + values
+    return total / DIHEDRAL_ORDER

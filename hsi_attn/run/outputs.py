@@ -10,7 +10,7 @@ from torch import nn
 
 from hsi_attn.config import RunConfig
 from hsi_attn.data import leakage_report
-from hsi_attn.engine import History
+from hsi_attn.engine import History, selection_score
 from hsi_attn.engine.atomic import save_npy_atomic, write_json_atomic
 from hsi_attn.run.evaluate import TestScore
 from hsi_attn.run.figures import write_run_figures
@@ -75,11 +75,10 @@ def self_training_rounds(history: History, pool: str) -> dict[str, Any]:
     rounds = []
     for round_ in sorted({int(r["round"]) for r in history}):
         records = [r for r in history if r["round"] == round_]
-        # The round's best epoch by BestModel's rule: highest val_oa, then lowest val_loss,
-        # then the first (is_best is cleared in the rounds after the kept one).
+        # The round's best epoch by BestModel's rule, the first of equals (is_best is
+        # cleared in the rounds after the kept one, so it cannot say).
         scored = [r for r in records if r.get("val_oa") is not None]
-        best = max(scored, key=lambda r: (r["val_oa"], -r["val_loss"], -r["epoch"]),
-                   default=None)
+        best = max(scored, key=lambda r: (*selection_score(r), -r["epoch"]), default=None)
         rounds.append({"round": round_, "pseudo_labels": int(records[0]["pseudo_labels"]),
                        "epochs": len(records),
                        "best_epoch": best["epoch"] if best else None,

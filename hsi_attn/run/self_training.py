@@ -41,7 +41,7 @@ from torch import nn
 
 from hsi_attn.config import RunConfig
 from hsi_attn.data.nodata import nodata_mask
-from hsi_attn.engine import Callback, History, fit, selection_callbacks
+from hsi_attn.engine import Callback, History, fit, selection_callbacks, selection_score
 from hsi_attn.engine.checkpoint import load_checkpoint, save_checkpoint
 from hsi_attn.engine.distributed import DistributedContext
 from hsi_attn.run.checkpoint_values import from_checkpoint, to_checkpoint
@@ -224,7 +224,7 @@ def _better_round(best: dict[str, Any] | None, round_: int, records: History,
     kept = next((r for r in reversed(records) if r.get("is_best")), None)
     if kept is None:
         return best
-    score = [float(kept["val_oa"]), -float(kept["val_loss"])]
+    score = list(selection_score(kept))
     if best is not None and tuple(score) <= tuple(best["score"]):
         return best
     weights = {k: v.detach().to("cpu", copy=True) for k, v in model.state_dict().items()}

@@ -36,7 +36,7 @@ from hsi_attn.engine import (
     selection_callbacks,
 )
 from hsi_attn.engine import fit as train_model
-from hsi_attn.inference.tta import DIHEDRAL_ORDER, dihedral_transform
+from hsi_attn.inference.tta import dihedral_patch_average
 from hsi_attn.sklearn.devices import WEIGHTS_KEY, may_use_cuda, restore_model, weights_on_cpu
 from hsi_attn.sklearn.holdout import early_stopping_holdout, holdout_split
 from hsi_attn.sklearn.optimizer_carry import CarryOptimizerState
@@ -402,12 +402,7 @@ class HSIClassifier(ClassifierMixin, BaseEstimator):
         return bool(self.tta) and patches.shape[2] > 1
 
     def _dihedral_proba(self, patches: np.ndarray) -> np.ndarray:
-        total = np.zeros((len(patches), len(self.classes_)))
-        spatial_first = np.moveaxis(patches, (2, 3), (0, 1))
-        for k in range(DIHEDRAL_ORDER):
-            turned = np.moveaxis(dihedral_transform(spatial_first, k), (0, 1), (2, 3))
-            total += _softmax(self._logits(np.ascontiguousarray(turned)))
-        return total / DIHEDRAL_ORDER
+        return dihedral_patch_average(lambda turned: _softmax(self._logits(turned)), patches)
 
     def _logits(self, patches: np.ndarray) -> np.ndarray:
         device = torch.device(self.device_)
